@@ -1,0 +1,94 @@
+"""The one way sso-tray writes a file: atomically, with the right mode, under a lock when asked.
+
+A reader (sso-tray, the AWS CLI, any SDK) sees either the old file or the new one, never a mix:
+the new content goes to a temporary file in the same folder, is fsynced, then renamed over the
+target. A symlinked target is followed, so the link stays a link.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import stat
+import tempfile
+from pathlib import Path
+from typing import Iterator
+
+from tray.core import paths
+
+
+def resolve_target(path: Path) -> Path:
+    """The file a write to `path` must replace: the end of its symlink chain."""
+    return Path(os.path.realpath(path))
+
+
+def atomic_write(path: Path, data: bytes | str, *, mode: int | None = None, default_mode: int = 0o600) -> None:
+    """Replace `path` with `data` atomically.
+
+    `mode` forces the file mode; otherwise an existing file keeps its mode and a new file gets
+    `default_mode`. Folders that do not exist are created private to the user (0700).
+    """
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    target = resolve_target(Path(path))
+    target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if mode is None:
+        try:
+            mode = stat.S_IMODE(target.stat().st_mode)
+        except FileNotFoundError:
+            mode = default_mode
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        os.fchmod(fd, mode) if hasattr(os, "fchmod") else os.chmod(tmp, mode)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    _fsync_dir(target.parent)
+
+
+def _fsync_dir(folder: Path) -> None:
+    if os.name != "posix":
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_json(path: Path, obj: object, *, mode: int | None = 0o600) -> None:
+    atomic_write(path, json.dumps(obj, indent=2, sort_keys=False) + "\n", mode=mode)
+
+
+def lock_path_for(path: Path) -> Path:
+    """A lock file for `path`, kept in sso-tray's runtime folder so that ~/.aws stays free of lock files."""
+    digest = hashlib.sha1(str(resolve_target(Path(path))).encode("utf-8")).hexdigest()
+    return paths.app_runtime_dir() / "locks" / f"{digest}.lock"
+
+
+@contextlib.contextmanager
+def file_lock(path: Path, timeout: float = 30.0) -> Iterator[None]:
+    """Hold an inter-process lock on `path` (another sso-tray process writing the same file waits)."""
+    from filelock import FileLock, Timeout
+
+    from tray.core.errors import AwsError
+
+    lock_file = lock_path_for(path)
+    lock_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    lock = FileLock(str(lock_file), mode=0o600)
+    try:
+        lock.acquire(timeout=timeout)
+    except Timeout:
+        raise AwsError(f"{path}: another sso-tray process holds its lock for more than {timeout:.0f} s") from None
+    try:
+        yield
+    finally:
+        lock.release()
