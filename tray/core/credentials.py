@@ -1,0 +1,61 @@
+"""Role credentials as sso-tray passes them around, and their AWS CLI v2 cache form."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+ISO_Z = "%Y-%m-%dT%H:%M:%SZ"
+
+
+def format_time(t: datetime) -> str:
+    """ISO 8601 UTC with a Z, as the AWS CLI v2 writes times."""
+    return t.astimezone(timezone.utc).strftime(ISO_Z)
+
+
+def parse_time(text: str) -> datetime:
+    """Read the time forms the AWS CLI and botocore write (`…Z`, `…+00:00`, `…UTC`, with or without fractions)."""
+    s = text.strip()
+    if s.endswith("UTC"):
+        s = s[:-3].strip() + "+00:00"
+    if s.endswith("Z") or s.endswith("z"):
+        s = s[:-1] + "+00:00"
+    t = datetime.fromisoformat(s)
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=timezone.utc)
+    return t.astimezone(timezone.utc)
+
+
+@dataclass(frozen=True)
+class RoleCredentials:
+    access_key_id: str
+    secret_access_key: str
+    session_token: str
+    expiration: datetime  # aware, UTC
+    account_id: str | None = None
+
+    def __repr__(self) -> str:  # never show the secret parts, even in a traceback
+        return f"RoleCredentials(access_key_id={self.access_key_id!r}, expiration={format_time(self.expiration)}, account_id={self.account_id!r})"
+
+    def to_cli_cache(self) -> dict:
+        """The body the AWS CLI v2 keeps in ~/.aws/cli/cache for an SSO role."""
+        creds = {
+            "AccessKeyId": self.access_key_id,
+            "SecretAccessKey": self.secret_access_key,
+            "SessionToken": self.session_token,
+            "Expiration": format_time(self.expiration),
+        }
+        if self.account_id:
+            creds["AccountId"] = self.account_id
+        return {"ProviderType": "sso", "Credentials": creds}
+
+    @classmethod
+    def from_cli_cache(cls, body: dict) -> "RoleCredentials":
+        c = body["Credentials"]
+        return cls(
+            access_key_id=c["AccessKeyId"],
+            secret_access_key=c["SecretAccessKey"],
+            session_token=c["SessionToken"],
+            expiration=parse_time(c["Expiration"]),
+            account_id=c.get("AccountId"),
+        )
