@@ -86,3 +86,83 @@ def run_cli(*args: str, env: dict | None = None, input: str | None = None, timeo
         timeout=timeout,
         cwd=cwd,
     )
+
+
+START_URL = "https://example.awsapps.com/start"
+BROWSERS = Path(__file__).resolve().parent / "browsers"
+
+
+@pytest.fixture
+def simulator():
+    """The project's Identity Center simulator on a free loopback port, over real HTTP."""
+    from tray.simulator import Simulator, SimulatorOptions
+
+    sim = Simulator(SimulatorOptions(auto_approve=True, device_interval=1), host="127.0.0.1", port=0).start()
+    yield sim
+    sim.stop()
+
+
+def write_config(home: Path, text: str) -> Path:
+    path = home / ".aws" / "config"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def standard_config(sim) -> str:
+    """One [sso-session dev] with two role profiles, plus a legacy profile on another start URL."""
+    return f"""[sso-session dev]
+sso_start_url = {START_URL}
+sso_region = us-east-1
+sso_registration_scopes = sso:account:access
+
+[profile dev-admin]
+sso_session = dev
+sso_account_id = {sim_account(sim, 0)}
+sso_role_name = {sim_role(sim, 0)}
+region = eu-west-1
+
+[profile dev-read]
+sso_session = dev
+sso_account_id = {sim_account(sim, 1)}
+sso_role_name = {sim_role(sim, 1)}
+"""
+
+
+def sim_accounts(sim):
+    """The simulator's accounts (deterministic from its options): .account_id, .name, .roles."""
+    from tray.simulator.directory import Directory
+
+    return Directory(sim.options).accounts
+
+
+def sim_account(sim, i: int) -> str:
+    return sim_accounts(sim)[i].account_id
+
+
+def sim_role(sim, i: int) -> str:
+    return sim_accounts(sim)[i].roles[0]
+
+
+@pytest.fixture
+def sso_env(home, simulator, monkeypatch):
+    """HOME with an AWS config for the simulator; endpoints redirected; a fetch-only $BROWSER."""
+    write_config(home, standard_config(simulator))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(home / ".aws" / "config"))
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SSO", simulator.url)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SSO_OIDC", simulator.url)
+    monkeypatch.setenv("BROWSER", f"{sys.executable} {BROWSERS / 'fetch.py'} %s")
+    return simulator
+
+
+def botocore_credentials(profile: str) -> dict:
+    """What botocore's own provider chain gives for `profile`, in a fresh process (botocore fixes its
+    cache folders from HOME when it is imported, so it must not be asked inside the test process)."""
+    code = (
+        "import boto3, json, sys\n"
+        "c = boto3.Session(profile_name=sys.argv[1]).get_credentials().get_frozen_credentials()\n"
+        "print(json.dumps({'access_key': c.access_key, 'secret_key': c.secret_key, 'token': c.token}))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code, profile], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return __import__("json").loads(result.stdout)

@@ -14,7 +14,7 @@ import os
 import stat
 import tempfile
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 from tray.core import paths
 
@@ -71,12 +71,13 @@ def write_json(path: Path, obj: object, *, mode: int | None = 0o600) -> None:
 def lock_path_for(path: Path) -> Path:
     """A lock file for `path`, kept in sso-tray's runtime folder so that ~/.aws stays free of lock files."""
     digest = hashlib.sha1(str(resolve_target(Path(path))).encode("utf-8")).hexdigest()
-    return paths.app_runtime_dir() / "locks" / f"{digest}.lock"
+    return paths.app_locks_dir() / f"{digest}.lock"
 
 
 @contextlib.contextmanager
-def file_lock(path: Path, timeout: float = 30.0) -> Iterator[None]:
-    """Hold an inter-process lock on `path` (another sso-tray process writing the same file waits)."""
+def file_lock(path: Path, timeout: float = 30.0, on_wait: Callable[[], None] | None = None) -> Iterator[None]:
+    """Hold an inter-process lock on `path` (another sso-tray process writing the same file waits).
+    `on_wait` is called once if the lock is busy, before waiting for it."""
     from filelock import FileLock, Timeout
 
     from tray.core.errors import AwsError
@@ -85,7 +86,12 @@ def file_lock(path: Path, timeout: float = 30.0) -> Iterator[None]:
     lock_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     lock = FileLock(str(lock_file), mode=0o600)
     try:
-        lock.acquire(timeout=timeout)
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            if on_wait is not None:
+                on_wait()
+            lock.acquire(timeout=timeout)
     except Timeout:
         raise AwsError(f"{path}: another sso-tray process holds its lock for more than {timeout:.0f} s") from None
     try:

@@ -40,8 +40,6 @@ def app_cache_dir() -> Path:
     return Path(user_cache_dir(APP_NAME, appauthor=False))
 
 
-def app_runtime_dir() -> Path:
-    """Locks and the single-instance marker: per user, never shared with other users."""
-    from platformdirs import user_runtime_dir
-
-    return Path(user_runtime_dir(APP_NAME, appauthor=False))
+def app_locks_dir() -> Path:
+    """Lock files: per user, never shared with other users, and never in ~/.aws."""
+    return app_cache_dir() / "locks"

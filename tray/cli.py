@@ -1,0 +1,294 @@
+"""The command line: parse flags, call one plain function of tray.core, print, exit with SPEC §3's codes.
+
+Kept light on purpose: nothing here imports boto3; the engine loads it only when a command calls AWS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from datetime import datetime
+
+from tray import __version__
+from tray.core.errors import TrayError, UsageError
+
+
+def _print_err(message: str) -> None:
+    print(f"sso-tray: {message}", file=sys.stderr, flush=True)
+
+
+# --- commands ------------------------------------------------------------------------------------
+
+
+def cmd_login(args) -> int:
+    from tray.core.config import AwsConfig
+    from tray.core.sessions import describe_left
+    from tray.core.signin import SignInOptions, login
+    from tray.core.tokens import utcnow
+
+    config = AwsConfig.load()
+    session = config.profile(args.profile).session if args.profile else config.session(args.sso_session)
+    options = SignInOptions(
+        device_code=args.device_code,
+        open_browser=not args.no_browser,
+        timeout=args.timeout,
+        prompt=lambda message: print(message, file=sys.stderr, flush=True),
+    )
+    token = login(session, options)
+    print(f"Signed in to {session.name}: {describe_left(token.remaining(utcnow()))} left, until {_local(token.expires_at)}.")
+    return 0
+
+
+def cmd_logout(args) -> int:
+    from tray.core import rolecreds
+    from tray.core.config import AwsConfig
+    from tray.core.signin import logout
+
+    config = AwsConfig.load()
+    sessions = [config.session(args.sso_session)] if args.sso_session or len(config.sessions) == 1 else list(config.sessions.values())
+    for session in sessions:
+        removed = logout(session)
+        print(f"Signed out of {session.name}." if removed else f"{session.name} was not signed in.")
+    # as `aws sso logout` does: cached SSO role credentials go too, they are what signing out is for
+    rolecreds.forget_all()
+    return 0
+
+
+def cmd_status(args) -> int:
+    from tray.core.config import AwsConfig
+    from tray.core.sessions import VALID, describe_left, session_status
+    from tray.core.tokens import utcnow
+
+    config = AwsConfig.load()
+    if not config.sessions:
+        raise UsageError(f"{config.path}: no SSO session is configured ([sso-session NAME] or a profile with sso_start_url)")
+    now = utcnow()
+    statuses = [session_status(s, now)[0] for s in config.sessions.values()]
+    if args.json:
+        print(json.dumps({"sessions": [s.to_json(now) for s in statuses]}, indent=2))
+    else:
+        for s in statuses:
+            if s.state == VALID:
+                line = f"{s.session.name} — {describe_left(s.expires_at - now)} left, until {_local(s.expires_at)}"
+                if s.refreshable:
+                    line += " (renews itself)"
+            elif s.expires_at is not None:
+                line = f"{s.session.name} — expired at {_local(s.expires_at)}"
+            else:
+                line = f"{s.session.name} — signed out"
+            print(line)
+            if s.problem:
+                print(f"  {s.problem}")
+    not_valid = [s for s in statuses if s.state != VALID]
+    if not_valid:
+        _print_err("not signed in: " + "; ".join(f"{s.session.name}: {s.session.login_hint}" for s in not_valid))
+        return 3
+    return 0
+
+
+def _discovery_for(session):
+    """A session's accounts and roles: from the cache, or listed now (the session must be signed in)."""
+    from tray.core.accounts import discover, read_cache
+    from tray.core.sessions import valid_token
+
+    return read_cache(session) or discover(session, valid_token(session))
+
+
+def _role_credentials(args):
+    from tray.core import rolecreds
+    from tray.core.config import AwsConfig
+    from tray.core.profiles import resolve
+
+    config = AwsConfig.load()
+    profile = resolve(config, args.profile, args.sso_session, _discovery_for)
+    return profile, rolecreds.get(profile.session, profile.account_id, profile.role_name)
+
+
+def cmd_profiles(args) -> int:
+    from tray.core.accounts import discover, read_cache
+    from tray.core.config import AwsConfig
+    from tray.core.errors import NotSignedIn
+    from tray.core.profiles import merge
+    from tray.core.sessions import valid_token
+
+    config = AwsConfig.load()
+    sessions = [config.session(args.sso_session)] if args.sso_session else list(config.sessions.values())
+    discoveries, problems = {}, []
+    for session in sessions:
+        discovery = None if args.refresh else read_cache(session)
+        if discovery is None:
+            try:
+                discovery = discover(session, valid_token(session))
+            except NotSignedIn as e:
+                problems.append(str(e))
+                continue
+        discoveries[session.name] = discovery
+    profiles = merge(config, discoveries)
+    if args.json:
+        print(json.dumps({
+            "profiles": [p.to_json() for p in profiles],
+            "sessions": [
+                {"name": d.session_name, "fetched_at": _iso(d.fetched_at), "accounts": len(d.accounts), "roles": d.role_count}
+                for d in discoveries.values()
+            ],
+        }, indent=2))
+    else:
+        width = max((len(p.name) for p in profiles), default=0)
+        for p in profiles:
+            account = f"{p.account_id} ({p.account_name})" if p.account_name else p.account_id
+            print(f"{p.name:<{width}}  {account}  {p.role_name}  [{p.session.name}]")
+    for problem in problems:
+        _print_err(problem)
+    return 3 if problems else 0
+
+
+def cmd_export(args) -> int:
+    from tray.core.exports import default_format, format_credentials
+    from tray.core.settings import Settings
+
+    settings = Settings.load()
+    fmt = args.format or settings.default_format or default_format()
+    profile, creds = _role_credentials(args)
+    text = format_credentials(creds, fmt, profile.region)
+    if args.copy:
+        from tray.core.clipboard import copy_secret
+
+        copy_secret(text, settings.clear_clipboard_after or None)
+        cleared = f"; cleared in {settings.clear_clipboard_after} s" if settings.clear_clipboard_after else ""
+        print(f"Copied the {fmt} export lines for {profile.name} to the clipboard (until {_local(creds.expiration)}{cleared}).", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def cmd_write(args) -> int:
+    from tray.core.credfile import credential_values, write_profile
+    from tray.core.paths import credentials_file
+
+    profile, creds = _role_credentials(args)
+    name = args.as_name or profile.name
+    path = credentials_file()
+    write_profile(path, name, credential_values(creds, profile.region))
+    print(f"Wrote [{name}] to {path} (valid until {_local(creds.expiration)}).")
+    return 0
+
+
+def cmd_credential_process(args) -> int:
+    from tray.core.exports import format_credentials
+
+    _, creds = _role_credentials(args)
+    sys.stdout.write(format_credentials(creds, "json"))
+    return 0
+
+
+def _iso(t: datetime) -> str:
+    from tray.core.credentials import format_time
+
+    return format_time(t)
+
+
+def cmd_simulator(args) -> int:
+    from tray.simulator.cli import main as simulator_main
+
+    return simulator_main(args.simulator_args)
+
+
+def _local(t: datetime) -> str:
+    """A time as the person reads it: local, HH:MM, with the date when it is not today."""
+    local = t.astimezone()
+    if local.date() == datetime.now().astimezone().date():
+        return local.strftime("%H:%M")
+    return local.strftime("%Y-%m-%d %H:%M")
+
+
+# --- parsing -------------------------------------------------------------------------------------
+
+
+class _Parser(argparse.ArgumentParser):
+    """Bad usage is one line on stderr and exit 2, like every other error."""
+
+    def error(self, message: str):
+        raise UsageError(f"{message} (see `{self.prog} --help`)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="sso-tray", description="AWS IAM Identity Center (AWS SSO) in your system tray and terminal.")
+    parser.add_argument("--version", action="version", version=f"sso-tray {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("login", help="sign in to an SSO session (browser, PKCE; or --device-code)")
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--sso-session", metavar="NAME", help="the [sso-session NAME] to sign in to")
+    group.add_argument("--profile", metavar="P", help="sign in to the session this profile uses")
+    p.add_argument("--device-code", action="store_true", help="use the device authorization flow")
+    p.add_argument("--no-browser", action="store_true", help="print the sign-in URL instead of opening a browser")
+    p.add_argument("--timeout", type=float, default=600, metavar="SECONDS", help="give up after this long (default 600)")
+    p.set_defaults(func=cmd_login)
+
+    p = sub.add_parser("logout", help="sign out: call Logout and remove the cached token")
+    p.add_argument("--sso-session", metavar="NAME", help="only this session (default: all)")
+    p.set_defaults(func=cmd_logout)
+
+    p = sub.add_parser("status", help="each session's status and time left (exit 3 if any is not signed in)")
+    p.add_argument("--json", action="store_true", help="a JSON object: {\"sessions\": [...]}")
+    p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser("profiles", help="configured profiles and every account/role of the signed-in sessions")
+    p.add_argument("--json", action="store_true", help="a JSON object: {\"profiles\": [...], \"sessions\": [...]}")
+    p.add_argument("--refresh", action="store_true", help="list the accounts and roles again instead of using the cache")
+    p.add_argument("--sso-session", metavar="NAME", help="only this session")
+    p.set_defaults(func=cmd_profiles)
+
+    p = sub.add_parser("export", help="print (or --copy) the shell lines that set a profile's credentials")
+    p.add_argument("profile", metavar="PROFILE", help="a profile name, ACCOUNT_ID/ROLE_NAME or ACCOUNT_NAME/ROLE_NAME")
+    p.add_argument("--format", metavar="F", help="bash (default on POSIX), zsh, sh, fish, powershell, cmd, dotenv or json")
+    p.add_argument("--copy", action="store_true", help="put the lines on the clipboard instead of printing them")
+    p.add_argument("--sso-session", metavar="NAME", help="the session to use where several are configured")
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("write", help="write a profile's credentials to the shared credentials file")
+    p.add_argument("profile", metavar="PROFILE")
+    p.add_argument("--as", dest="as_name", metavar="NAME", help="the section name to write (default: PROFILE)")
+    p.add_argument("--sso-session", metavar="NAME")
+    p.set_defaults(func=cmd_write)
+
+    p = sub.add_parser("credential-process", help="credentials as a credential_process program prints them")
+    p.add_argument("profile", metavar="PROFILE")
+    p.add_argument("--sso-session", metavar="NAME")
+    p.set_defaults(func=cmd_credential_process)
+
+    p = sub.add_parser("simulator", help="run the built-in Identity Center simulator (see sso-tray simulator --help)", add_help=False)
+    p.add_argument("simulator_args", nargs=argparse.REMAINDER)
+    p.set_defaults(func=cmd_simulator)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser()
+    if argv and argv[0] == "simulator":  # its own parser owns every flag after the word
+        args = argparse.Namespace(func=cmd_simulator, simulator_args=argv[1:])
+    else:
+        try:
+            args = parser.parse_args(argv)
+        except UsageError as e:
+            _print_err(str(e))
+            return e.exit_code
+    if getattr(args, "func", None) is None:
+        parser.print_help()
+        return 0
+    try:
+        return args.func(args)
+    except TrayError as e:
+        _print_err(str(e))
+        return e.exit_code
+    except KeyboardInterrupt:
+        _print_err("interrupted")
+        return 130
+    except Exception as e:  # a bug: still one line, no traceback (SSO_TRAY_DEBUG=1 shows it)
+        if os.environ.get("SSO_TRAY_DEBUG"):
+            raise
+        _print_err(f"internal error ({type(e).__name__}); run again with SSO_TRAY_DEBUG=1 for details")
+        return 1

@@ -1,0 +1,94 @@
+"""The one place sso-tray makes AWS clients, and turns their failures into one clear line.
+
+boto3 is imported here, lazily, the first time a client is needed: commands served from the caches
+(and the tray's icon) never pay for loading the AWS SDK.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from typing import Iterator
+
+from tray.core.errors import AwsError, NotSignedIn
+
+_lock = threading.Lock()
+_session = None
+_clients: dict[tuple, object] = {}
+
+# Throttling gets botocore's adaptive retry mode (client-side rate limiting plus backoff with jitter).
+RETRY_ATTEMPTS = 5
+
+
+def client(service: str, region: str, *, max_pool_connections: int = 10, retry_attempts: int = RETRY_ATTEMPTS):
+    """A boto3 client for `sso` or `sso-oidc`; endpoints resolve as botocore resolves them, so
+    AWS_ENDPOINT_URL_SSO and AWS_ENDPOINT_URL_SSO_OIDC redirect them. Clients are shared (thread-safe).
+    `retry_attempts=1` hands retries to the caller (discovery paces itself)."""
+    global _session
+    key = (service, region, max_pool_connections, retry_attempts)
+    with _lock:
+        if key in _clients:
+            return _clients[key]
+        import boto3
+        from botocore import UNSIGNED
+        from botocore.config import Config
+
+        if _session is None:
+            _session = boto3.session.Session()
+        config = Config(
+            signature_version=UNSIGNED,  # the portal and OIDC APIs take bearer tokens, not SigV4
+            retries={"mode": "adaptive" if retry_attempts > 1 else "standard", "max_attempts": retry_attempts},
+            connect_timeout=5,
+            read_timeout=30,
+            max_pool_connections=max_pool_connections,
+            user_agent_extra="sso-tray",
+        )
+        made = _session.client(service, region_name=region, config=config)
+        _clients[key] = made
+        return made
+
+
+def error_code(exc: BaseException) -> str | None:
+    response = getattr(exc, "response", None)
+    if isinstance(response, dict):
+        return response.get("Error", {}).get("Code")
+    return None
+
+
+def translate(exc: BaseException, what: str, login_hint: str | None = None) -> BaseException:
+    """The one-line TrayError for an AWS failure while doing `what`; other exceptions come back as they are."""
+    from botocore.exceptions import BotoCoreError, ClientError, ConnectionError as BotoConnectionError, EndpointConnectionError
+
+    if isinstance(exc, ClientError):
+        code = error_code(exc) or "Error"
+        if code in ("UnauthorizedException", "InvalidGrantException", "ExpiredTokenException") and login_hint:
+            return NotSignedIn(f"{what}: the session is no longer valid ({code}); sign in again: {login_hint}")
+        if code in ("TooManyRequestsException", "ThrottlingException", "SlowDownException"):
+            return AwsError(f"{what}: AWS kept throttling the requests ({code}) after {RETRY_ATTEMPTS} attempts; try again in a minute")
+        return AwsError(f"{what}: {code}: {_message(exc)}")
+    if isinstance(exc, (EndpointConnectionError, BotoConnectionError)):
+        return AwsError(f"{what}: cannot reach {_endpoint(exc)} (network error)")
+    if isinstance(exc, BotoCoreError):
+        return AwsError(f"{what}: {type(exc).__name__}")
+    return exc
+
+
+@contextlib.contextmanager
+def translate_errors(what: str, login_hint: str | None = None) -> Iterator[None]:
+    """Run AWS calls; any failure leaves as one TrayError line naming what was being done."""
+    try:
+        yield
+    except Exception as e:
+        translated = translate(e, what, login_hint)
+        if translated is e:
+            raise
+        raise translated from None
+
+
+def _message(e) -> str:
+    err = e.response.get("Error", {})
+    return (err.get("Message") or e.response.get("error_description") or "no details").strip().splitlines()[0][:200]
+
+
+def _endpoint(e) -> str:
+    return getattr(e, "kwargs", {}).get("endpoint_url") or "the AWS endpoint"

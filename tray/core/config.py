@@ -1,0 +1,145 @@
+"""The AWS config as sso-tray sees it: SSO sessions and the profiles that use them.
+
+Parsed by botocore's own loader, so sso-tray agrees with the AWS CLI on every file. Both forms work:
+`[sso-session NAME]` sections referenced by `sso_session = NAME`, and legacy profiles carrying
+`sso_start_url`/`sso_region` themselves (their session is named by the start URL, as botocore keys it).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tray.core import paths
+from tray.core.errors import ConfigError, UsageError
+
+DEFAULT_SCOPES = ("sso:account:access",)
+
+
+@dataclass(frozen=True)
+class SsoSession:
+    name: str  # the sso-session name; for a legacy profile, its start URL
+    start_url: str
+    region: str
+    scopes: tuple[str, ...] = DEFAULT_SCOPES
+    legacy: bool = False
+
+    @property
+    def cache_key(self) -> str:
+        """sha1 of the session name (or the start URL for legacy profiles), as botocore names the token file."""
+        return hashlib.sha1(self.name.encode("utf-8")).hexdigest()
+
+    @property
+    def token_cache_path(self) -> Path:
+        return paths.sso_cache_dir() / f"{self.cache_key}.json"
+
+    @property
+    def login_hint(self) -> str:
+        """The command that signs this session in."""
+        if self.legacy:
+            return "sso-tray login --profile PROFILE (a profile with this start URL)"
+        return f"sso-tray login --sso-session {self.name}"
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    session: SsoSession
+    account_id: str | None = None
+    role_name: str | None = None
+    region: str | None = None
+
+    @property
+    def has_role(self) -> bool:
+        return bool(self.account_id and self.role_name)
+
+
+@dataclass
+class AwsConfig:
+    path: Path
+    sessions: dict[str, SsoSession] = field(default_factory=dict)
+    profiles: dict[str, Profile] = field(default_factory=dict)  # SSO profiles only
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> "AwsConfig":
+        path = Path(path) if path else paths.aws_config_file()
+        if not path.is_file():
+            raise ConfigError(
+                f"{path}: no AWS config file; add an [sso-session NAME] section with sso_start_url and sso_region"
+                " (or run `aws configure sso`)"
+            )
+        from botocore.configloader import load_config
+        from botocore.exceptions import ConfigParseError
+
+        try:
+            raw = load_config(str(path))
+        except ConfigParseError:
+            raise ConfigError(f"{path}: the file is not valid INI and cannot be parsed") from None
+        except UnicodeDecodeError:
+            raise ConfigError(f"{path}: the file is not valid UTF-8 text") from None
+        config = cls(path=path)
+        for name, values in raw.get("sso_sessions", {}).items():
+            config.sessions[name] = _session_from_section(path, name, values)
+        for name, values in raw.get("profiles", {}).items():
+            profile = config._profile_from_section(name, values)
+            if profile is not None:
+                config.profiles[name] = profile
+        return config
+
+    def _profile_from_section(self, name: str, values: dict) -> Profile | None:
+        section = "default" if name == "default" else f"profile {name}"
+        where = f"{self.path}: [{section}]"
+        if "sso_session" in values:
+            session_name = values["sso_session"]
+            session = self.sessions.get(session_name)
+            if session is None:
+                raise ConfigError(f"{where}: sso_session = {session_name} names no [sso-session {session_name}] section")
+        elif "sso_start_url" in values:
+            if not values.get("sso_region"):
+                raise ConfigError(f"{where}: missing key sso_region (needed with sso_start_url)")
+            start_url = values["sso_start_url"]
+            session = self.sessions.get(start_url) or SsoSession(
+                name=start_url, start_url=start_url, region=values["sso_region"], legacy=True
+            )
+            self.sessions.setdefault(start_url, session)
+        else:
+            return None  # not an SSO profile: none of sso-tray's business
+        account_id, role_name = values.get("sso_account_id"), values.get("sso_role_name")
+        if bool(account_id) != bool(role_name):
+            missing = "sso_role_name" if account_id else "sso_account_id"
+            raise ConfigError(f"{where}: missing key {missing} (sso_account_id and sso_role_name go together)")
+        if account_id and not (account_id.isdigit() and len(account_id) == 12):
+            raise ConfigError(f"{where}: sso_account_id = {account_id} is not a 12-digit account id")
+        return Profile(name=name, session=session, account_id=account_id, role_name=role_name, region=values.get("region"))
+
+    def session(self, name: str | None = None) -> SsoSession:
+        """The named session, or the only one there is."""
+        if name is not None:
+            if name in self.sessions:
+                return self.sessions[name]
+            known = ", ".join(sorted(self.sessions)) or "none"
+            raise UsageError(f"{self.path}: no sso-session named {name!r} (configured: {known})")
+        if len(self.sessions) == 1:
+            return next(iter(self.sessions.values()))
+        if not self.sessions:
+            raise ConfigError(f"{self.path}: no [sso-session NAME] section and no profile with sso_start_url")
+        known = ", ".join(sorted(self.sessions))
+        raise UsageError(f"several SSO sessions are configured ({known}): choose one with --sso-session NAME")
+
+    def profile(self, name: str) -> Profile:
+        if name in self.profiles:
+            return self.profiles[name]
+        raise UsageError(f"{self.path}: no SSO profile named {name!r}")
+
+
+def _session_from_section(path: Path, name: str, values: dict) -> SsoSession:
+    where = f"{path}: [sso-session {name}]"
+    for key in ("sso_start_url", "sso_region"):
+        if not values.get(key):
+            raise ConfigError(f"{where}: missing key {key}")
+    start_url = values["sso_start_url"]
+    if not start_url.startswith(("https://", "http://")):
+        raise ConfigError(f"{where}: sso_start_url = {start_url} is not an http(s) URL")
+    scopes = tuple(s.strip() for s in values.get("sso_registration_scopes", "").split(",") if s.strip())
+    return SsoSession(name=name, start_url=start_url, region=values["sso_region"], scopes=scopes or DEFAULT_SCOPES)

@@ -1,0 +1,128 @@
+"""What each SSO session is doing now: signed out, valid, expired; and silent renewal.
+
+With a refresh token the access token is renewed before it expires (inside the same 15-minute window
+botocore uses), so a session lasts as long as Identity Center allows rather than one token lifetime.
+Reading a status touches only the cache file; the AWS SDK is loaded only when a renewal is due.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from tray.core import aws
+from tray.core.config import SsoSession
+from tray.core.credentials import format_time
+from tray.core.errors import NotSignedIn, TrayError
+from tray.core.fileio import file_lock
+from tray.core.tokens import CorruptTokenCache, Token, read_token, utcnow, write_token
+
+SIGNED_OUT = "signed_out"
+VALID = "valid"
+EXPIRED = "expired"
+
+
+@dataclass(frozen=True)
+class SessionStatus:
+    session: SsoSession
+    state: str  # SIGNED_OUT, VALID or EXPIRED
+    expires_at: datetime | None = None
+    refreshable: bool = False
+    problem: str | None = None  # why it is signed out, or why a renewal failed
+
+    def seconds_left(self, now: datetime) -> int | None:
+        if self.expires_at is None:
+            return None
+        return max(0, int((self.expires_at - now).total_seconds()))
+
+    def to_json(self, now: datetime) -> dict:
+        return {
+            "name": self.session.name,
+            "start_url": self.session.start_url,
+            "region": self.session.region,
+            "legacy": self.session.legacy,
+            "status": self.state,
+            "expires_at": format_time(self.expires_at) if self.expires_at else None,
+            "seconds_left": self.seconds_left(now) if self.state == VALID else None,
+            "refreshable": self.refreshable,
+            "problem": self.problem,
+        }
+
+
+def renew(session: SsoSession, token: Token, now: datetime) -> Token:
+    """Renew with the refresh token and cache the result. Under the session's lock, so that two
+    processes renewing at once make one CreateToken call; a token renewed meanwhile is reused."""
+    with file_lock(session.token_cache_path, timeout=5):
+        try:
+            current = read_token(session)
+        except CorruptTokenCache:
+            current = None
+        if current is not None and current.access_token != token.access_token and not current.needs_refresh(now):
+            return current
+        oidc = aws.client("sso-oidc", session.region)
+        with aws.translate_errors(f"renewing the {session.name} session", session.login_hint):
+            response = oidc.create_token(
+                clientId=token.client_id,
+                clientSecret=token.client_secret,
+                grantType="refresh_token",
+                refreshToken=token.refresh_token,
+            )
+        renewed = replace(
+            token,
+            access_token=response["accessToken"],
+            expires_at=(now + timedelta(seconds=int(response["expiresIn"]))).replace(microsecond=0),
+            refresh_token=response.get("refreshToken") or token.refresh_token,
+        )
+        write_token(session, renewed)
+        return renewed
+
+
+def session_status(session: SsoSession, now: datetime | None = None, *, renew_due: bool = True) -> tuple[SessionStatus, Token | None]:
+    """The session's status and its usable token (None unless valid). Renews when due, unless told not to."""
+    now = now or utcnow()
+    try:
+        token = read_token(session)
+    except CorruptTokenCache as e:
+        return SessionStatus(session, SIGNED_OUT, problem=str(e)), None
+    if token is None:
+        return SessionStatus(session, SIGNED_OUT), None
+    problem = None
+    if renew_due and token.needs_refresh(now):
+        try:
+            token = renew(session, token, now)
+        except TrayError as e:
+            problem = f"could not renew: {e}"
+    if not token.is_valid(now):
+        return SessionStatus(session, EXPIRED, token.expires_at, token.refreshable, problem), None
+    return SessionStatus(session, VALID, token.expires_at, token.refreshable, problem), token
+
+
+def valid_token(session: SsoSession, now: datetime | None = None) -> Token:
+    """A token to call the portal with, renewed if due; NotSignedIn (exit 3) says how to sign in."""
+    now = now or utcnow()
+    status, token = session_status(session, now)
+    if token is not None:
+        return token
+    if status.state == EXPIRED:
+        raise NotSignedIn(f"the {session.name} session expired at {format_time(status.expires_at)}; sign in again: {session.login_hint}")
+    if status.problem:
+        raise NotSignedIn(status.problem)
+    raise NotSignedIn(f"not signed in to {session.name}; sign in with: {session.login_hint}")
+
+
+def describe_left(delta: timedelta) -> str:
+    """`5h 12m`, `3m`, `45s`: how long is left, as the menu and `status` say it."""
+    seconds = int(delta.total_seconds())
+    if seconds <= 0:
+        return "0m"
+    days, rem = divmod(seconds, 86400)
+    hours, rem = divmod(rem, 3600)
+    minutes, secs = divmod(rem, 60)
+    if days:
+        return f"{days}d {hours}h"
+    if hours:
+        return f"{hours}h {minutes}m"
+    if minutes:
+        return f"{minutes}m"
+    return f"{secs}s"
+

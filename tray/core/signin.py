@@ -1,0 +1,297 @@
+"""Signing in to an SSO session, as the AWS CLI v2 does it.
+
+- `[sso-session]` sessions: the OAuth authorization-code flow with PKCE. A loopback server on
+  127.0.0.1 and a free port receives the code; the browser is sent to the OIDC `/authorize` page.
+- `--device-code` and legacy profiles: the device authorization flow, honouring `interval` and `slow_down`.
+
+Only one sign-in per session runs at a time, across processes: the token cache file's lock is held for
+the whole flow, and a process that had to wait reuses the token the first one obtained.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+import secrets
+import threading
+import time
+import webbrowser
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from typing import Callable
+from urllib.parse import parse_qs, urlencode, urlparse
+
+from tray.core import aws
+from tray.core.config import SsoSession
+from tray.core.errors import NotSignedIn
+from tray.core.fileio import file_lock
+from tray.core.tokens import (
+    CorruptTokenCache,
+    Registration,
+    Token,
+    read_registration,
+    read_token,
+    registration_cache_path,
+    token_from_response,
+    utcnow,
+    write_registration,
+    write_token,
+)
+
+REDIRECT_URI = "http://127.0.0.1/oauth/callback"
+PKCE_GRANTS = ("authorization_code", "refresh_token")
+DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
+DEFAULT_TIMEOUT = 600.0
+
+Prompt = Callable[[str], None]
+
+
+@dataclass
+class SignInOptions:
+    device_code: bool = False
+    open_browser: bool = True
+    timeout: float = DEFAULT_TIMEOUT
+    prompt: Prompt = lambda message: None  # what to tell the person (URLs, codes, waiting)
+    cancel: threading.Event | None = None  # set by the tray to abandon a sign-in
+    clock: Callable[[], datetime] = utcnow
+
+
+def login(session: SsoSession, options: SignInOptions | None = None) -> Token:
+    """Sign in to `session` and cache the token; returns it."""
+    options = options or SignInOptions()
+    before = _peek(session)
+    lock_timeout = options.timeout + 60
+    with file_lock(session.token_cache_path, timeout=lock_timeout, on_wait=lambda: options.prompt(
+        f"Another sso-tray is signing in to {session.name}; waiting for it to finish…"
+    )):
+        current = _peek(session)
+        if current is not None and current.is_valid(options.clock()) and (before is None or current.access_token != before.access_token):
+            options.prompt(f"Signed in to {session.name} by the sign-in that was already running.")
+            return current
+        if options.device_code or session.legacy:
+            token = _device_flow(session, options)
+        else:
+            token = _pkce_flow(session, options)
+        write_token(session, token)
+    return token
+
+
+def logout(session: SsoSession) -> bool:
+    """Call Logout and remove the cached token. Returns False if there was nothing to sign out of."""
+    from tray.core.tokens import delete_token
+
+    try:
+        token = read_token(session)
+    except CorruptTokenCache:
+        token = None
+    if token is not None and token.is_valid(utcnow()):
+        sso = aws.client("sso", session.region)
+        try:
+            with aws.translate_errors(f"signing out of {session.name}"):
+                sso.logout(accessToken=token.access_token)
+        except NotSignedIn:
+            pass  # already invalid on the server side: removing the file is all that is left
+    return delete_token(session)
+
+
+def _peek(session: SsoSession) -> Token | None:
+    try:
+        return read_token(session)
+    except CorruptTokenCache:
+        return None
+
+
+# --- client registration ---------------------------------------------------------------------------
+
+
+def _registration(session: SsoSession, oidc, grant: str, now: datetime) -> Registration:
+    path = registration_cache_path(session, grant)
+    reg = read_registration(path)
+    if reg is not None and reg.is_valid(now):
+        return reg
+    kwargs = {"clientName": f"botocore-client-{session.name}" if not session.legacy else f"botocore-client-{int(now.timestamp())}", "clientType": "public"}
+    if grant == "authorization_code":
+        kwargs.update(grantTypes=list(PKCE_GRANTS), redirectUris=[REDIRECT_URI], issuerUrl=session.start_url, scopes=list(session.scopes))
+    elif not session.legacy:
+        kwargs.update(grantTypes=[DEVICE_GRANT, "refresh_token"], scopes=list(session.scopes))
+    with aws.translate_errors(f"registering sso-tray with {session.name}"):
+        response = oidc.register_client(**kwargs)
+    reg = Registration(
+        client_id=response["clientId"],
+        client_secret=response["clientSecret"],
+        expires_at=datetime.fromtimestamp(int(response["clientSecretExpiresAt"]), tz=now.tzinfo),
+        scopes=tuple(kwargs.get("scopes", ())),
+        grant_types=tuple(kwargs.get("grantTypes", ())),
+    )
+    write_registration(path, reg)
+    return reg
+
+
+def _open(url: str, options: SignInOptions, what: str) -> None:
+    if options.open_browser:
+        options.prompt(f"Opening the {what} page in your browser. If it does not open, visit:\n{url}")
+        threading.Thread(target=_open_browser, args=(url,), daemon=True, name="open-browser").start()
+    else:
+        options.prompt(f"Open this URL in a browser to sign in:\n{url}")
+
+
+def _open_browser(url: str) -> None:
+    try:
+        webbrowser.open(url, new=2)
+    except Exception:  # a broken $BROWSER must not break the sign-in: the URL was printed
+        pass
+
+
+def _wait(options: SignInOptions, seconds: float) -> None:
+    if options.cancel is not None:
+        if options.cancel.wait(seconds):
+            raise NotSignedIn("the sign-in was cancelled")
+    else:
+        time.sleep(seconds)
+
+
+# --- the authorization-code flow with PKCE --------------------------------------------------------
+
+
+class _Callback:
+    """The loopback server that receives the browser's redirect with the code (or the refusal)."""
+
+    def __init__(self, state: str):
+        self.state = state
+        self.done = threading.Event()
+        self.code: str | None = None
+        self.error: str | None = None
+        callback = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802
+                url = urlparse(self.path)
+                if url.path != "/oauth/callback":
+                    self.send_error(404)
+                    return
+                q = {k: v[0] for k, v in parse_qs(url.query).items()}
+                if q.get("state") != callback.state:
+                    self._page(400, "Sign-in failed", "This sign-in link is stale or was not started by sso-tray. Start the sign-in again.")
+                    return
+                if "code" in q:
+                    callback.code = q["code"]
+                    self._page(200, "Signed in", "sso-tray has your sign-in. You may close this tab.")
+                else:
+                    callback.error = q.get("error_description") or q.get("error") or "no code was returned"
+                    self._page(200, "Sign-in was not completed", f"{callback.error}. You may close this tab.")
+                callback.done.set()
+
+            def _page(self, status: int, title: str, text: str) -> None:
+                body = (
+                    "<!doctype html><html><head><meta charset='utf-8'><title>sso-tray: {t}</title></head>"
+                    "<body style='font-family:sans-serif;max-width:36em;margin:4em auto'><h1>{t}</h1><p>{x}</p></body></html>"
+                ).format(t=html.escape(title), x=html.escape(text)).encode("utf-8")
+                self.send_response(status)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(len(body)))
+                self.send_header("Connection", "close")
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):  # the query string carries the code: never log it
+                pass
+
+        self.server = HTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True, name="oauth-callback")
+        self.thread.start()
+
+    @property
+    def redirect_uri(self) -> str:
+        return f"http://127.0.0.1:{self.port}/oauth/callback"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _pkce_flow(session: SsoSession, options: SignInOptions) -> Token:
+    oidc = aws.client("sso-oidc", session.region)
+    reg = _registration(session, oidc, "authorization_code", options.clock())
+    verifier = secrets.token_urlsafe(64)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode("ascii")).digest()).rstrip(b"=").decode("ascii")
+    state = secrets.token_urlsafe(24)
+    callback = _Callback(state)
+    try:
+        query = urlencode({
+            "response_type": "code",
+            "client_id": reg.client_id,
+            "redirect_uri": callback.redirect_uri,
+            "state": state,
+            "code_challenge_method": "S256",
+            "scopes": " ".join(session.scopes),
+            "code_challenge": challenge,
+        })
+        _open(f"{oidc.meta.endpoint_url.rstrip('/')}/authorize?{query}", options, "sign-in")
+        deadline = time.monotonic() + options.timeout
+        while not callback.done.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise NotSignedIn(f"the sign-in to {session.name} timed out after {options.timeout:.0f} s with no answer from the browser")
+            _wait_event(callback.done, options, min(left, 0.5))
+    finally:
+        callback.close()
+    if callback.code is None:
+        raise NotSignedIn(f"the sign-in to {session.name} was denied in the browser ({callback.error})")
+    now = options.clock()
+    with aws.translate_errors(f"signing in to {session.name}"):
+        response = oidc.create_token(
+            clientId=reg.client_id,
+            clientSecret=reg.client_secret,
+            grantType="authorization_code",
+            code=callback.code,
+            redirectUri=callback.redirect_uri,
+            codeVerifier=verifier,
+        )
+    return token_from_response(session, response, now, reg)
+
+
+def _wait_event(event: threading.Event, options: SignInOptions, seconds: float) -> None:
+    if options.cancel is not None and options.cancel.is_set():
+        raise NotSignedIn("the sign-in was cancelled")
+    event.wait(seconds)
+
+
+# --- the device authorization flow ----------------------------------------------------------------
+
+
+def _device_flow(session: SsoSession, options: SignInOptions) -> Token:
+    oidc = aws.client("sso-oidc", session.region)
+    grant = "device_code"
+    reg = _registration(session, oidc, grant, options.clock())
+    with aws.translate_errors(f"starting the sign-in to {session.name}"):
+        auth = oidc.start_device_authorization(clientId=reg.client_id, clientSecret=reg.client_secret, startUrl=session.start_url)
+    url = auth.get("verificationUriComplete") or auth["verificationUri"]
+    _open(url, options, "device sign-in")
+    options.prompt(f"Then confirm the code: {auth['userCode']}")
+    interval = float(auth.get("interval") or 5)
+    deadline = time.monotonic() + min(options.timeout, float(auth.get("expiresIn") or options.timeout))
+    while True:
+        now = options.clock()
+        try:
+            response = oidc.create_token(
+                clientId=reg.client_id, clientSecret=reg.client_secret, grantType=DEVICE_GRANT, deviceCode=auth["deviceCode"]
+            )
+        except Exception as e:
+            code = aws.error_code(e)
+            if code == "SlowDownException":
+                interval += 5  # RFC 8628 §3.5
+            elif code == "AccessDeniedException":
+                raise NotSignedIn(f"the sign-in to {session.name} was denied") from None
+            elif code == "ExpiredTokenException":
+                raise NotSignedIn(f"the sign-in code for {session.name} expired before it was approved; start again: {session.login_hint}") from None
+            elif code != "AuthorizationPendingException":
+                raise aws.translate(e, f"signing in to {session.name}") from None
+        else:
+            # legacy tokens carry no registration, as the AWS CLI writes them
+            return token_from_response(session, response, now, None if session.legacy else reg)
+        if time.monotonic() + interval > deadline:
+            raise NotSignedIn(f"the sign-in code for {session.name} expired before it was approved; start again: {session.login_hint}")
+        _wait(options, interval)
