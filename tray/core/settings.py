@@ -1,0 +1,60 @@
+"""sso-tray's own settings, in the per-user config folder (`~/.config/sso-tray/settings.json` on Linux).
+
+What the person chose: default export format, warning thresholds, clipboard clearing, favourites and
+pinned profiles. A missing file means the defaults; a malformed one is reported, never overwritten
+until the person changes a setting.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+from tray.core import paths
+from tray.core.errors import ConfigError
+from tray.core.fileio import write_json
+
+DEFAULT_WARN_MINUTES = (30, 10, 2)
+
+
+def settings_path() -> Path:
+    return paths.app_config_dir() / "settings.json"
+
+
+@dataclass
+class Settings:
+    default_format: str | None = None  # None: the platform's shell (bash on POSIX, powershell on Windows)
+    warn_minutes: list[int] = field(default_factory=lambda: list(DEFAULT_WARN_MINUTES))
+    clear_clipboard_after: int = 90  # seconds; 0 = never clear
+    favourites: list[str] = field(default_factory=list)
+    pinned: list[str] = field(default_factory=list)  # profiles kept fresh in the credentials file
+    recent: list[str] = field(default_factory=list)
+    notifications: bool = True
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> "Settings":
+        path = path or settings_path()
+        try:
+            body = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return cls()
+        except (OSError, ValueError) as e:
+            raise ConfigError(f"{path}: the settings file cannot be read ({type(e).__name__}); fix or remove it") from None
+        if not isinstance(body, dict):
+            raise ConfigError(f"{path}: the settings file must hold a JSON object")
+        known = {f.name: f for f in fields(cls)}
+        settings = cls()
+        for key, value in body.items():
+            if key not in known:
+                continue  # a setting of a newer version: ignored
+            default = getattr(settings, key)
+            if default is not None and not isinstance(value, type(default)):
+                raise ConfigError(f"{path}: setting {key!r} must be a {type(default).__name__}")
+            setattr(settings, key, value)
+        if any(not isinstance(m, int) or m <= 0 for m in settings.warn_minutes):
+            raise ConfigError(f"{path}: setting 'warn_minutes' must be a list of positive whole minutes")
+        return settings
+
+    def save(self, path: Path | None = None) -> None:
+        write_json(path or settings_path(), asdict(self))
