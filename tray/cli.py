@@ -24,7 +24,7 @@ def _print_err(message: str) -> None:
 
 def cmd_login(args) -> int:
     from tray.core.config import AwsConfig
-    from tray.core.sessions import describe_left
+    from tray.core.state import describe_left
     from tray.core.signin import SignInOptions, login
     from tray.core.tokens import utcnow
 
@@ -58,7 +58,8 @@ def cmd_logout(args) -> int:
 
 def cmd_status(args) -> int:
     from tray.core.config import AwsConfig
-    from tray.core.sessions import VALID, describe_left, session_status
+    from tray.core.sessions import VALID, session_status
+    from tray.core.state import describe_left
     from tray.core.tokens import utcnow
 
     config = AwsConfig.load()

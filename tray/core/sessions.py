@@ -108,21 +108,3 @@ def valid_token(session: SsoSession, now: datetime | None = None) -> Token:
     if status.problem:
         raise NotSignedIn(status.problem)
     raise NotSignedIn(f"not signed in to {session.name}; sign in with: {session.login_hint}")
-
-
-def describe_left(delta: timedelta) -> str:
-    """`5h 12m`, `3m`, `45s`: how long is left, as the menu and `status` say it."""
-    seconds = int(delta.total_seconds())
-    if seconds <= 0:
-        return "0m"
-    days, rem = divmod(seconds, 86400)
-    hours, rem = divmod(rem, 3600)
-    minutes, secs = divmod(rem, 60)
-    if days:
-        return f"{days}d {hours}h"
-    if hours:
-        return f"{hours}h {minutes}m"
-    if minutes:
-        return f"{minutes}m"
-    return f"{secs}s"
-

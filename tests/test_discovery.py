@@ -1,0 +1,102 @@
+"""Accounts and roles: all pages, concurrently, throttled or not, cached so the next run needs no call."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from conftest import run_cli, sim_accounts
+
+
+@pytest.fixture
+def signed_in(sso_env):
+    assert run_cli("login", "--sso-session", "dev").returncode == 0
+    sso_env.reset_counts()
+    return sso_env
+
+
+def profiles_json(*args):
+    result = run_cli("profiles", "--json", *args, timeout=120)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout), result
+
+
+def test_configured_names_win_and_everything_else_is_listed(signed_in):
+    data, _ = profiles_json()
+    by_name = {p["name"]: p for p in data["profiles"]}
+    first, second = sim_accounts(signed_in)[:2]
+    admin = by_name["dev-admin"]
+    assert admin == {"name": "dev-admin", "sso_session": "dev", "account_id": first.account_id, "account_name": first.name,
+                     "role_name": first.roles[0], "region": "eu-west-1", "source": "config"}
+    assert f"{first.account_id}/{first.roles[0]}" not in by_name  # merged into the configured one
+    assert by_name[f"{first.account_id}/{first.roles[1]}"]["source"] == "discovered"
+    assert len(data["profiles"]) == sum(len(a.roles) for a in sim_accounts(signed_in))
+    assert data["sessions"][0]["accounts"] == 3
+    text = run_cli("profiles")
+    assert text.returncode == 0 and text.stdout.splitlines()[0].startswith("dev-admin")
+
+
+def test_2000_accounts_by_3_roles_all_found(signed_in):
+    signed_in.options.accounts, signed_in.options.roles_per_account = 2000, 3
+    started = time.monotonic()
+    data, _ = profiles_json("--refresh")
+    elapsed = time.monotonic() - started
+    found = {(p["account_id"], p["role_name"]) for p in data["profiles"]}
+    expected = {(a.account_id, r) for a in sim_accounts(signed_in) for r in a.roles}
+    assert found == expected and len(found) == 6000
+    calls = signed_in.calls()
+    assert calls["ListAccounts"] == 20 and calls["ListAccountRoles"] == 2000
+    assert elapsed < 60
+
+
+def test_throttled_30_percent_all_found_no_error(signed_in):
+    signed_in.options.accounts, signed_in.options.roles_per_account = 300, 2
+    signed_in.options.throttle, signed_in.options.seed = 0.3, 7
+    data, result = profiles_json("--refresh")
+    assert len(data["profiles"]) == 600
+    assert result.stderr == ""
+    assert sum(signed_in.throttled().values()) > 50  # it really was throttled
+
+
+def test_warm_cache_answers_without_any_api_call(signed_in):
+    profiles_json()  # fills the cache
+    signed_in.reset_counts()
+    started = time.monotonic()
+    data, _ = profiles_json()
+    assert signed_in.calls() == {}
+    assert len(data["profiles"]) == 6
+    assert time.monotonic() - started < 5
+
+
+def test_cache_file_is_private_and_atomic(signed_in, home):
+    profiles_json()
+    files = list((home / ".cache" / "sso-tray" / "accounts").glob("*.json"))
+    assert len(files) == 1 and files[0].stat().st_mode & 0o777 == 0o600
+    body = json.loads(files[0].read_text())
+    assert body["session"] == "dev" and len(body["accounts"]) == 3
+    files[0].write_text("{not json")  # a corrupt cache is simply fetched again
+    signed_in.reset_counts()
+    data, _ = profiles_json()
+    assert len(data["profiles"]) == 6 and signed_in.calls()["ListAccounts"] == 1
+
+
+def test_signed_out_lists_configured_profiles_and_says_how_to_sign_in(sso_env):
+    result = run_cli("profiles")
+    assert result.returncode == 3
+    assert "dev-admin" in result.stdout
+    assert "sso-tray login --sso-session dev" in result.stderr
+
+
+def test_adaptive_limiter_learns_a_rate_limit(signed_in):
+    """Against a per-caller token bucket of 20 calls/s, discovery stays near the floor and is rarely throttled."""
+    signed_in.options.accounts, signed_in.options.roles_per_account = 100, 1
+    signed_in.options.rate_limit = 20
+    started = time.monotonic()
+    data, result = profiles_json("--refresh")
+    elapsed = time.monotonic() - started
+    assert len(data["profiles"]) == 100 and result.stderr == ""
+    calls = sum(signed_in.calls().values())
+    floor = calls / 20
+    assert elapsed < floor * 2.0 + 2  # generous; the real ratio is in the benchmark
