@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -155,14 +156,59 @@ def sso_env(home, simulator, monkeypatch):
     return simulator
 
 
-def botocore_credentials(profile: str) -> dict:
+def botocore_credentials(profile: str, cli_cache: bool = False) -> dict:
     """What botocore's own provider chain gives for `profile`, in a fresh process (botocore fixes its
-    cache folders from HOME when it is imported, so it must not be asked inside the test process)."""
+    cache folders from HOME when it is imported, so it must not be asked inside the test process).
+    With `cli_cache`, its SSO provider keeps role credentials in ~/.aws/cli/cache, as the AWS CLI v2 sets it up."""
     code = (
-        "import boto3, json, sys\n"
-        "c = boto3.Session(profile_name=sys.argv[1]).get_credentials().get_frozen_credentials()\n"
+        "import boto3, json, os, sys\n"
+        "from botocore.credentials import JSONFileCache\n"
+        "s = boto3.Session(profile_name=sys.argv[1])\n"
+        "if sys.argv[2] == '1':\n"
+        "    provider = s._session.get_component('credential_provider').get_provider('sso')\n"
+        "    provider.cache = JSONFileCache(os.path.expanduser('~/.aws/cli/cache'))\n"
+        "c = s.get_credentials().get_frozen_credentials()\n"
         "print(json.dumps({'access_key': c.access_key, 'secret_key': c.secret_key, 'token': c.token}))\n"
     )
-    result = subprocess.run([sys.executable, "-c", code, profile], capture_output=True, text=True, timeout=60)
+    result = subprocess.run([sys.executable, "-c", code, profile, "1" if cli_cache else "0"], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr[-2000:]
     return __import__("json").loads(result.stdout)
+
+
+def aws_cli() -> Path:
+    """The AWS CLI (v1, from the test extras): a real client to check files against."""
+    aws = Path(sys.executable).parent / "aws"
+    return aws if aws.exists() else Path(need_program("aws"))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def moto_sts(tmp_path_factory):
+    """moto's server on loopback, standing in for STS (`aws sts get-caller-identity`)."""
+    exe = Path(sys.executable).parent / "moto_server"
+    if not exe.exists():
+        exe = Path(need_program("moto_server"))
+    port = free_port()
+    log = tmp_path_factory.mktemp("moto") / "log"
+    proc = subprocess.Popen([str(exe), "-H", "127.0.0.1", "-p", str(port)], stdout=open(log, "wb"), stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            break
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                pytest.fail(f"moto_server did not start: {log.read_text()}")
+            time.sleep(0.1)
+    yield f"http://127.0.0.1:{port}"
+    proc.terminate()
+    try:
+        proc.wait(5)
+    except subprocess.TimeoutExpired:
+        proc.kill()

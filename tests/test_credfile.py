@@ -8,7 +8,6 @@ import os
 import random
 import shutil
 import signal
-import socket
 import stat
 import subprocess
 import sys
@@ -23,7 +22,7 @@ import platformdirs  # noqa: F401
 import pytest
 from botocore.configloader import raw_config_parse
 
-from conftest import ROOT, need_program
+from conftest import ROOT, aws_cli
 from tray.core import credfile, paths
 from tray.core.credentials import RoleCredentials
 from tray.core.errors import AwsError, UsageError
@@ -410,43 +409,8 @@ def test_botocore_reads_the_written_profile(tmp_path, monkeypatch):
     assert other.access_key == "AKIAWORK0000000000"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def moto_sts(tmp_path_factory):
-    exe = Path(sys.executable).parent / "moto_server"
-    if not exe.exists():
-        need_program("moto_server")
-        exe = Path(shutil.which("moto_server"))
-    port = _free_port()
-    log = tmp_path_factory.mktemp("moto") / "log"
-    proc = subprocess.Popen([str(exe), "-H", "127.0.0.1", "-p", str(port)], stdout=open(log, "wb"), stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                pytest.fail(f"moto_server did not start: {log.read_text()}")
-            time.sleep(0.1)
-    yield f"http://127.0.0.1:{port}"
-    proc.terminate()
-    try:
-        proc.wait(5)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-
-
 def test_aws_cli_reads_the_profile(tmp_path, monkeypatch, moto_sts):
-    aws = Path(sys.executable).parent / "aws"
-    if not aws.exists():
-        aws = Path(need_program("aws"))
+    aws = aws_cli()
     creds_file = tmp_path / "credentials"
     creds_file.write_text(PREFIX + SECTION + SUFFIX)
     config = tmp_path / "config"

@@ -7,13 +7,11 @@ import os
 import stat
 import subprocess
 import sys
-import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
 from conftest import BROWSERS, START_URL, botocore_credentials, need_program, run_cli, write_config
-from tray.core.config import AwsConfig
 
 
 def token_file(home):
