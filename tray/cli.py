@@ -196,6 +196,18 @@ def cmd_simulator(args) -> int:
     return simulator_main(args.simulator_args)
 
 
+def cmd_run(args) -> int:
+    from tray.ui.app import run
+
+    return run()
+
+
+def cmd_demo(args) -> int:
+    from tray.demo import main as demo_main
+
+    return demo_main(accounts=args.accounts, tray=not args.no_tray)
+
+
 def _local(t: datetime) -> str:
     """A time as the person reads it: local, HH:MM, with the date when it is not today."""
     local = t.astimezone()
@@ -218,6 +230,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="sso-tray", description="AWS IAM Identity Center (AWS SSO) in your system tray and terminal.")
     parser.add_argument("--version", action="version", version=f"sso-tray {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("run", help="start the tray (the default)")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("demo", help="the tray on a built-in Identity Center simulator and a throw-away HOME")
+    p.add_argument("--accounts", type=int, default=25, metavar="N", help="how many accounts the simulator has (default 25)")
+    p.add_argument("--no-tray", action="store_true", help="sign in and print the status, without starting the tray")
+    p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("login", help="sign in to an SSO session (browser, PKCE; or --device-code)")
     group = p.add_mutually_exclusive_group()
@@ -278,8 +298,7 @@ def main(argv: list[str] | None = None) -> int:
             _print_err(str(e))
             return e.exit_code
     if getattr(args, "func", None) is None:
-        parser.print_help()
-        return 0
+        args.func = cmd_run
     try:
         return args.func(args)
     except TrayError as e:

@@ -18,7 +18,7 @@ import threading
 import time
 import webbrowser
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Callable
 from urllib.parse import parse_qs, urlencode, urlparse
@@ -55,6 +55,7 @@ class SignInOptions:
     timeout: float = DEFAULT_TIMEOUT
     prompt: Prompt = lambda message: None  # what to tell the person (URLs, codes, waiting)
     cancel: threading.Event | None = None  # set by the tray to abandon a sign-in
+    opener: Callable[[str], None] | None = None  # opens the URL; default: the browser ($BROWSER)
     clock: Callable[[], datetime] = utcnow
 
 
@@ -132,7 +133,7 @@ def _registration(session: SsoSession, oidc, grant: str, now: datetime) -> Regis
 def _open(url: str, options: SignInOptions, what: str) -> None:
     if options.open_browser:
         options.prompt(f"Opening the {what} page in your browser. If it does not open, visit:\n{url}")
-        threading.Thread(target=_open_browser, args=(url,), daemon=True, name="open-browser").start()
+        threading.Thread(target=options.opener or _open_browser, args=(url,), daemon=True, name="open-browser").start()
     else:
         options.prompt(f"Open this URL in a browser to sign in:\n{url}")
 

@@ -1,0 +1,205 @@
+"""The running tray: pystray icon + menu drawn from the engine's State, one per user.
+
+The icon is shown before anything else is loaded (the AWS SDK is not imported until an action needs
+it); the engine then reads config, tokens and caches and the icon and menu follow its State.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from typing import Callable
+
+from tray.core import paths
+from tray.core.engine import Engine
+from tray.core.errors import AwsError
+from tray.core.state import State
+
+log = logging.getLogger(__name__)
+
+NO_MENU_HELP = (
+    "no tray backend with a menu is available, so the icon has no menu. Install PyGObject and the "
+    "AppIndicator typelib: Debian/Ubuntu `apt install python3-gi gir1.2-ayatanaappindicator3-0.1`, "
+    "Fedora `dnf install python3-gobject libayatana-appindicator-gtk3`, Arch `pacman -S python-gobject libayatana-appindicator`"
+)
+
+
+class AlreadyRunning(Exception):
+    pass
+
+
+def single_instance():
+    """Hold the per-user tray lock for the life of the process; AlreadyRunning if another tray has it."""
+    from filelock import FileLock, Timeout
+
+    folder = paths.app_locks_dir()
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    lock = FileLock(str(folder / "tray.lock"), mode=0o600)
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise AlreadyRunning() from None
+    return lock
+
+
+def session_bus_available() -> bool:
+    if not os.environ.get("DBUS_SESSION_BUS_ADDRESS"):
+        return False
+    try:
+        from gi.repository import Gio, GLib
+
+        try:
+            Gio.bus_get_sync(Gio.BusType.SESSION, None)
+            return True
+        except GLib.Error:
+            return False
+    except ImportError:
+        return False
+
+
+def _has_typelib(namespace: str, version: str) -> bool:
+    try:
+        import gi
+
+        gi.require_version(namespace, version)
+        return True
+    except (ImportError, ValueError):
+        return False
+
+
+def choose_backend(bus: bool) -> tuple[str | None, str | None]:
+    """(PYSTRAY_BACKEND, a note for the person) for this desktop. macOS and Windows: pystray's own."""
+    if not sys.platform.startswith("linux"):
+        return None, None
+    chosen = os.environ.get("PYSTRAY_BACKEND")
+    if chosen:
+        return chosen, (NO_MENU_HELP if chosen == "xorg" else None)
+    has_gtk = _has_typelib("Gtk", "3.0")
+    if bus and has_gtk and (_has_typelib("AyatanaAppIndicator3", "0.1") or _has_typelib("AppIndicator3", "0.1")):
+        return "appindicator", None
+    if has_gtk:
+        return "gtk", None
+    return "xorg", NO_MENU_HELP
+
+
+def _without_dbus_notifications() -> None:
+    """pystray's GTK backends open a D-Bus notifier at start and hang if there is no session bus:
+    give them one that does nothing (sso-tray's own notifier already reports itself unavailable)."""
+    from pystray._util import notify_dbus
+
+    class Quiet:
+        def notify(self, *args, **kwargs):
+            pass
+
+        def hide(self):
+            pass
+
+    notify_dbus.Notifier = Quiet
+
+
+class TrayActions:
+    """What menu items call: the engine's actions, plus Quit and Start at login."""
+
+    def __init__(self, engine: Engine, quit: Callable[[], None]):
+        self._engine = engine
+        self.quit = quit
+
+    def __getattr__(self, name):
+        return getattr(self._engine, name)
+
+    def set_autostart(self, on: bool):
+        from tray.core import autostart
+
+        def apply():
+            autostart.enable() if on else autostart.disable()
+            self._engine.autostart = autostart.is_enabled()
+            self._engine._say("Starts at login." if on else "No longer starts at login.")
+
+        return self._engine._submit(apply)
+
+
+class TrayApp:
+    def __init__(self, engine: Engine | None = None):
+        if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+            raise AwsError("no desktop session here (DISPLAY is not set): the tray needs one; every command works without it")
+        bus = session_bus_available() if sys.platform.startswith("linux") else False
+        backend, self.note = choose_backend(bus)
+        if backend:
+            os.environ["PYSTRAY_BACKEND"] = backend
+        self.backend = backend
+        try:
+            import pystray
+        except Exception as e:  # Xlib.error.DisplayNameError and friends are not ImportErrors
+            raise AwsError(f"cannot open the tray on this desktop ({type(e).__name__}: {e})") from None
+        if sys.platform.startswith("linux") and not bus:
+            _without_dbus_notifications()
+        from tray.ui import icons, menu
+
+        self._icons, self._menu = icons, menu
+        self.size = icons.tray_size()
+        self.engine = engine or Engine()
+        self.actions = TrayActions(self.engine, self.quit)
+        state = self.engine.state
+        self.icon = pystray.Icon("sso-tray", icon=icons.icon_image(state, self.size), title=menu.tooltip(state))
+        self.engine.notifier = self._make_notifier(bus)
+        self._shown: dict[str, object] = {}
+        self.render(state)
+        self.engine.subscribe(self.render)
+
+    def _make_notifier(self, bus: bool):
+        from tray.ui.notify import DBusNotifier, NullNotifier, PystrayNotifier
+
+        if not sys.platform.startswith("linux"):
+            return PystrayNotifier(self.icon)
+        if not bus:
+            notifier = NullNotifier()
+            notifier.reason = "no D-Bus session bus"
+            return notifier
+        notifier = DBusNotifier()
+        return notifier if notifier.available else NullNotifier()
+
+    def render(self, state: State) -> None:
+        """Update what changed, and only that: the image, the title, the menu."""
+        menu = self._menu
+        image_key = (state.icon_state, round((state.icon_session.fraction_left(state.now) if state.icon_session else 0) * 60))
+        if self._shown.get("image") != image_key:
+            self.icon.icon = self._icons.icon_image(state, self.size)
+            self._shown["image"] = image_key
+        title = menu.tooltip(state)
+        if self._shown.get("title") != title:
+            self.icon.title = title
+            self._shown["title"] = title
+        items = menu.build(state, self.actions)
+        signature = menu.signature(state, items)
+        if self._shown.get("menu") != signature:
+            self.icon.menu = menu.to_pystray(items)
+            self._shown["menu"] = signature
+
+    def _setup(self, icon) -> None:
+        icon.visible = True
+        self.engine.start()
+
+    def run(self) -> None:
+        self.icon.run(setup=self._setup)
+
+    def quit(self) -> None:
+        self.engine.stop()
+        self.icon.stop()
+
+
+def run() -> int:
+    """`sso-tray run`: the tray, once per user."""
+    try:
+        lock = single_instance()
+    except AlreadyRunning:
+        print("sso-tray: the tray is already running", file=sys.stderr)
+        return 0
+    try:
+        app = TrayApp()
+        if app.note:
+            print(f"sso-tray: {app.note}", file=sys.stderr)
+        app.run()
+    finally:
+        lock.release()
+    return 0

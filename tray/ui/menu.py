@@ -1,0 +1,236 @@
+"""The tray menu as a pure function of the State: `build(state, actions)` gives plain Items, and
+`to_pystray` turns them into a pystray.Menu. Nothing here does I/O: the menu opens instantly and is
+tested without a display.
+
+Top to bottom (SPEC §7): one status line per session; sign in / sign in again / sign out; favourites and
+recent profiles; accounts → roles → actions; Refresh accounts; Settings; Quit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Callable, Protocol, Sequence
+
+from tray.core.state import ERROR, EXPIRED, EXPIRING, SIGNED_OUT, SIGNING_IN, VALID, AccountView, RoleView, SessionView, State, describe_left
+
+FORMATS = ("bash", "zsh", "sh", "fish", "powershell", "cmd", "dotenv", "json")
+ACCOUNTS_INLINE = 15  # up to this many accounts sit in the menu itself; more are split into submenus
+ACCOUNTS_PER_SUBMENU = 20
+WARNING_CHOICES = ((30, 10, 2), (15, 5), (10,), (5,))
+CLIPBOARD_CHOICES = (30, 90, 300, 0)
+MAX_TEXT = 90
+
+
+class Actions(Protocol):
+    def sign_in(self, session: str): ...
+    def cancel_sign_in(self, session: str): ...
+    def sign_out(self, session: str): ...
+    def refresh_accounts(self, session: str): ...
+    def copy_export(self, profile: str, fmt: str | None = None): ...
+    def write_credentials(self, profile: str): ...
+    def toggle_pinned(self, profile: str): ...
+    def toggle_favourite(self, profile: str): ...
+    def update_settings(self, **changes): ...
+    def set_autostart(self, on: bool): ...
+    def quit(self): ...
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    text: str
+    action: Callable[[], object] | None = None
+    submenu: Callable[[], tuple["Item", ...]] | tuple["Item", ...] | None = None
+    checked: bool | None = None  # None: not a check item
+    radio: bool = False
+    enabled: bool = True
+    default: bool = False
+
+    def children(self) -> tuple["Item", ...]:
+        """The submenu's items (role submenus are built only when asked for)."""
+        if self.submenu is None:
+            return ()
+        return self.submenu() if callable(self.submenu) else self.submenu
+
+    def find(self, *path: str) -> "Item":
+        """The item reached by following texts (for tests and the D-Bus driver)."""
+        item = self
+        for text in path:
+            item = next(i for i in item.children() if i.text == text)
+        return item
+
+
+SEPARATOR = Item("-", enabled=False)
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= MAX_TEXT else text[: MAX_TEXT - 1] + "…"
+
+
+def _clock(t: datetime, now: datetime) -> str:
+    local = t.astimezone()
+    return local.strftime("%H:%M") if local.date() == now.astimezone().date() else local.strftime("%a %H:%M")
+
+
+def status_text(s: SessionView, now: datetime) -> str:
+    """`dev — 5h 12m left, until 17:42`, `dev — signed out`, …"""
+    if s.state == SIGNING_IN:
+        return f"{s.name} — signing in…"
+    if s.state in (VALID, EXPIRING) or (s.state == ERROR and s.expires_at and s.expires_at > now):
+        text = f"{s.name} — {describe_left(s.expires_at - now)} left, until {_clock(s.expires_at, now)}"
+        return text + (" (problem)" if s.state == ERROR else "")
+    if s.state == EXPIRED or (s.expires_at is not None and s.expires_at <= now):
+        return f"{s.name} — expired at {_clock(s.expires_at, now)}"
+    return f"{s.name} — signed out" + (" (problem)" if s.state == ERROR else "")
+
+
+def tooltip(state: State) -> str:
+    """The icon's title: each session and its time left (never a secret)."""
+    if state.problem:
+        return _clip(f"sso-tray — {state.problem}")
+    if not state.sessions:
+        return "sso-tray — no SSO session configured"
+    return "sso-tray — " + " · ".join(status_text(s, state.now) for s in state.sessions)
+
+
+def _session_actions(s: SessionView, actions: Actions, named: bool) -> list[Item]:
+    suffix = f" ({s.name})" if named else ""
+    if s.state == SIGNING_IN:
+        return [Item(f"Cancel sign-in{suffix}", lambda: actions.cancel_sign_in(s.name))]
+    if s.state == SIGNED_OUT or s.expires_at is None:
+        return [Item(f"Sign in{suffix}", lambda: actions.sign_in(s.name), default=True)]
+    items = [Item(f"Sign in again{suffix}", lambda: actions.sign_in(s.name), default=s.state in (EXPIRING, EXPIRED))]
+    if s.state != EXPIRED:
+        items.append(Item(f"Sign out{suffix}", lambda: actions.sign_out(s.name)))
+    return items
+
+
+def role_actions(role: RoleView, state: State, actions: Actions) -> tuple[Item, ...]:
+    profile = role.profile
+    fmt = state.default_format
+    others = tuple(Item(f, lambda f=f: actions.copy_export(profile, f)) for f in FORMATS if f != fmt)
+    favourite = profile in state.favourite_names
+    return (
+        Item(f"Copy export lines ({fmt})", lambda: actions.copy_export(profile, None), default=True),
+        Item("Copy as", submenu=others),
+        Item("Write to credentials file", lambda: actions.write_credentials(profile)),
+        Item("Keep fresh in credentials file", lambda: actions.toggle_pinned(profile), checked=profile in state.pinned),
+        Item("Remove from favourites" if favourite else "Add to favourites", lambda: actions.toggle_favourite(profile)),
+    )
+
+
+def _role_item(role: RoleView, state: State, actions: Actions, text: str | None = None) -> Item:
+    return Item(text or role.role_name, submenu=lambda: role_actions(role, state, actions))
+
+
+def _account_item(account: AccountView, state: State, actions: Actions) -> Item:
+    return Item(_clip(f"{account.name} ({account.account_id})"),
+                submenu=tuple(_role_item(r, state, actions) for r in account.roles))
+
+
+def account_items(accounts: Sequence[AccountView], state: State, actions: Actions) -> list[Item]:
+    """Accounts in the menu itself when few; else in submenus of ACCOUNTS_PER_SUBMENU, named by range."""
+    if len(accounts) <= ACCOUNTS_INLINE:
+        return [_account_item(a, state, actions) for a in accounts]
+    groups = []
+    for i in range(0, len(accounts), ACCOUNTS_PER_SUBMENU):
+        chunk = accounts[i : i + ACCOUNTS_PER_SUBMENU]
+        label = _clip(f"Accounts {chunk[0].name} … {chunk[-1].name}") if len(chunk) > 1 else _clip(f"Accounts {chunk[0].name}")
+        groups.append(Item(label, submenu=lambda chunk=chunk: tuple(_account_item(a, state, actions) for a in chunk)))
+    return groups
+
+
+def _settings(state: State, actions: Actions) -> Item:
+    def fmt_item(f):
+        return Item(f, lambda: actions.update_settings(default_format=f), checked=f == state.default_format, radio=True)
+
+    def warn_item(choice):
+        text = " and ".join(", ".join(str(m) for m in choice).rsplit(", ", 1)) + " minutes before"
+        return Item(text, lambda: actions.update_settings(warn_minutes=list(choice), notifications=True),
+                    checked=state.notifications and tuple(state.warn_minutes) == choice, radio=True)
+
+    def clip_item(seconds):
+        text = "Never" if seconds == 0 else (f"After {seconds} s" if seconds < 120 else f"After {seconds // 60} min")
+        return Item(text, lambda: actions.update_settings(clear_clipboard_after=seconds), checked=state.clear_clipboard_after == seconds, radio=True)
+
+    return Item("Settings", submenu=(
+        Item("Default export format", submenu=tuple(fmt_item(f) for f in FORMATS)),
+        Item("Expiry warnings", submenu=tuple(warn_item(c) for c in WARNING_CHOICES) + (
+            Item("Off", lambda: actions.update_settings(notifications=False), checked=not state.notifications, radio=True),)),
+        Item("Clear clipboard", submenu=tuple(clip_item(s) for s in CLIPBOARD_CHOICES)),
+        Item("Start at login", lambda: actions.set_autostart(not state.autostart), checked=state.autostart),
+    ))
+
+
+def build(state: State, actions: Actions) -> tuple[Item, ...]:
+    now = state.now
+    items: list[Item] = []
+    if state.problem:
+        items.append(Item(_clip(f"⚠ {state.problem}"), enabled=False))
+    for s in state.sessions:
+        items.append(Item(status_text(s, now), enabled=False))
+        if s.problem:
+            items.append(Item(_clip(f"    {s.problem}"), enabled=False))
+    if not state.sessions and not state.problem:
+        items.append(Item("No SSO session configured (run `aws configure sso`)", enabled=False))
+    named = len(state.sessions) > 1
+    for s in state.sessions:
+        items += _session_actions(s, actions, named)
+    shortcuts = [(r, "★ ") for r in state.favourites] + [(r, "") for r in state.recent]
+    if shortcuts:
+        items.append(SEPARATOR)
+        items += [_role_item(r, state, actions, _clip(f"{star}{r.profile} — {r.account_name} / {r.role_name}")) for r, star in shortcuts]
+    for s in state.sessions:
+        if s.accounts:
+            items.append(SEPARATOR)
+            if named:
+                items.append(Item(f"{s.name} accounts", enabled=False))
+            items += account_items(s.accounts, state, actions)
+    usable = [s for s in state.sessions if s.state in (VALID, EXPIRING, ERROR) and s.expires_at and s.expires_at > now]
+    if usable:
+        items.append(SEPARATOR)
+        for s in usable:
+            text = "Refreshing accounts…" if s.refreshing else "Refresh accounts"
+            items.append(Item(f"{text} ({s.name})" if named else text, lambda s=s: actions.refresh_accounts(s.name), enabled=not s.refreshing))
+    items.append(SEPARATOR)
+    items.append(_settings(state, actions))
+    if state.message:
+        items.append(Item(_clip(state.message), enabled=False))
+    items.append(Item("Quit", actions.quit))
+    return tuple(items)
+
+
+def signature(state: State, items: Sequence[Item]) -> tuple:
+    """What the shown menu depends on: equal signatures mean the shown menu is still right."""
+    top = tuple((i.text, i.checked, i.enabled, i.default) for i in items)
+    return (top, state.pinned, state.favourite_names, state.default_format, tuple(s.accounts for s in state.sessions))
+
+
+def to_pystray(items: Sequence[Item]):
+    """The same tree as a pystray.Menu (pystray is imported here, only by the running tray)."""
+    import pystray
+
+    def convert(item: Item):
+        if item is SEPARATOR:
+            return pystray.Menu.SEPARATOR
+        kwargs = {"enabled": item.enabled, "default": item.default, "radio": item.radio}
+        if item.checked is not None:
+            checked = item.checked
+            kwargs["checked"] = lambda _i: checked
+        if item.submenu is not None:
+            return pystray.MenuItem(item.text, pystray.Menu(*[convert(c) for c in item.children()]), **kwargs)
+        action = item.action
+        return pystray.MenuItem(item.text, (lambda _icon, _item: action()) if action else None, **kwargs)
+
+    return pystray.Menu(*[convert(i) for i in items])
+
+
+def flatten(items: Sequence[Item], depth: int = 0) -> list[tuple[int, Item]]:
+    """Every item with its depth, submenus expanded (tests and benchmarks)."""
+    out = []
+    for item in items:
+        out.append((depth, item))
+        if item.submenu is not None:
+            out += flatten(item.children(), depth + 1)
+    return out
+

@@ -1,0 +1,106 @@
+"""Desktop notifications with a "Sign in again" action.
+
+On Linux sso-tray talks to the freedesktop notification service (org.freedesktop.Notifications) over
+D-Bus through Gio, which PyGObject — already needed for the tray's menu — provides: actions and the
+click on the notification itself both work, and no other library is needed. Where the service or the
+session bus is missing, the notifier says it is unavailable and the icon and menu carry the warning.
+On macOS and Windows, pystray's own notify() is used (no actions there).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Callable
+
+log = logging.getLogger(__name__)
+
+BUS_NAME = "org.freedesktop.Notifications"
+OBJECT_PATH = "/org/freedesktop/Notifications"
+APP_NAME = "sso-tray"
+
+
+class NullNotifier:
+    available = False
+    reason = "no notification service"
+
+    def notify(self, title: str, body: str, actions: dict[str, str], on_action: Callable[[str], None]) -> None:
+        log.info("notification not shown (%s): %s", self.reason, title)
+
+
+class DBusNotifier:
+    """org.freedesktop.Notifications through Gio. Construct it on the thread that runs the GLib main
+    loop, so that clicks (ActionInvoked) are delivered there."""
+
+    def __init__(self, icon_path: str = ""):
+        from gi.repository import Gio, GLib
+
+        self._GLib, self._Gio = GLib, Gio
+        self.icon_path = icon_path
+        self._callbacks: dict[int, Callable[[str], None]] = {}
+        self._lock = threading.Lock()
+        self.available = False
+        self.reason = ""
+        try:
+            self._bus = Gio.bus_get_sync(Gio.BusType.SESSION, None)
+            caps = self._bus.call_sync(BUS_NAME, OBJECT_PATH, BUS_NAME, "GetCapabilities", None,
+                                       GLib.VariantType.new("(as)"), Gio.DBusCallFlags.NONE, 3000, None).unpack()[0]
+        except GLib.Error as e:
+            self.reason = f"no notification service on the session bus ({e.message.split(':')[0]})"
+            return
+        self.actions_supported = "actions" in caps
+        self.available = True
+        self._bus.signal_subscribe(BUS_NAME, BUS_NAME, "ActionInvoked", OBJECT_PATH, None, Gio.DBusSignalFlags.NONE, self._on_action)
+        self._bus.signal_subscribe(BUS_NAME, BUS_NAME, "NotificationClosed", OBJECT_PATH, None, Gio.DBusSignalFlags.NONE, self._on_closed)
+
+    def notify(self, title: str, body: str, actions: dict[str, str], on_action: Callable[[str], None]) -> None:
+        GLib = self._GLib
+        flat: list[str] = []
+        if actions:
+            # "default" is what clicking the notification itself invokes
+            first = next(iter(actions))
+            flat += ["default", actions[first]]
+            for key, label in actions.items():
+                flat += [key, label]
+        hints = {"urgency": GLib.Variant("y", 2 if actions else 1), "desktop-entry": GLib.Variant("s", APP_NAME)}
+        try:
+            nid = self._bus.call_sync(
+                BUS_NAME, OBJECT_PATH, BUS_NAME, "Notify",
+                GLib.Variant("(susssasa{sv}i)", (APP_NAME, 0, self.icon_path, title, body, flat, hints, -1)),
+                GLib.VariantType.new("(u)"), self._Gio.DBusCallFlags.NONE, 3000, None,
+            ).unpack()[0]
+        except GLib.Error as e:
+            log.warning("notification failed: %s", e.message)
+            return
+        if actions:
+            first = next(iter(actions))
+            with self._lock:
+                self._callbacks[nid] = lambda key: on_action(first if key == "default" else key)
+
+    def _on_action(self, _conn, _sender, _path, _iface, _signal, params):
+        nid, key = params.unpack()
+        with self._lock:
+            callback = self._callbacks.pop(nid, None)
+        if callback is not None:
+            callback(key)
+
+    def _on_closed(self, _conn, _sender, _path, _iface, _signal, params):
+        # the service sends ActionInvoked before NotificationClosed: a closed one has no action left
+        with self._lock:
+            self._callbacks.pop(params.unpack()[0], None)
+
+
+class PystrayNotifier:
+    """macOS and Windows: pystray's notify (a message, no actions)."""
+
+    available = True
+    reason = ""
+
+    def __init__(self, icon):
+        self.icon = icon
+
+    def notify(self, title, body, actions, on_action) -> None:
+        try:
+            self.icon.notify(body, title)
+        except Exception:
+            log.warning("notification failed", exc_info=True)
