@@ -7,6 +7,7 @@ boto3 is imported here, lazily, the first time a client is needed: commands serv
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 from typing import Iterator
 
@@ -25,7 +26,9 @@ def client(service: str, region: str, *, max_pool_connections: int = 10, retry_a
     AWS_ENDPOINT_URL_SSO and AWS_ENDPOINT_URL_SSO_OIDC redirect them. Clients are shared (thread-safe).
     `retry_attempts=1` hands retries to the caller (discovery paces itself)."""
     global _session
-    key = (service, region, max_pool_connections, retry_attempts)
+    # the endpoint comes from the environment when the client is made: a changed one needs a new client
+    endpoint = os.environ.get("AWS_ENDPOINT_URL_" + service.upper().replace("-", "_")) or os.environ.get("AWS_ENDPOINT_URL")
+    key = (service, region, max_pool_connections, retry_attempts, endpoint)
     with _lock:
         if key in _clients:
             return _clients[key]

@@ -12,7 +12,8 @@ from __future__ import annotations
 import logging
 import random
 import threading
-from concurrent.futures import Future, ThreadPoolExecutor
+import time
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Callable, Protocol
@@ -99,6 +100,7 @@ class Engine:
         self._sessions: dict[str, _Session] = {}
         self._roles: dict[str, RoleProfile] = {}
         self._creds: dict[str, RoleCredentials] = {}
+        self._pending: set[Future] = set()
         self.message: str | None = None
         self.autostart = False
         self._state = State(now=clock())
@@ -327,7 +329,24 @@ class Engine:
     # --- actions (each returns a Future; failures become problems, never exceptions) ------------
 
     def _submit(self, fn, *args) -> Future:
-        return self._pool.submit(self._guard, fn, *args)
+        future = self._pool.submit(self._guard, fn, *args)
+        with self._lock:
+            self._pending.add(future)
+        future.add_done_callback(self._pending.discard)
+        return future
+
+    def wait_idle(self, timeout: float = 60.0) -> bool:
+        """Wait until no action is running or queued (actions may start others). True if idle."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._lock:
+                pending = list(self._pending)
+            if not pending:
+                return True
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            wait(pending, timeout=left)
 
     def _guard(self, fn, *args):
         try:
@@ -455,14 +474,15 @@ class Engine:
             self._schedule_session(name)
             self._publish()
 
-    def _credentials(self, profile: str) -> tuple[RoleProfile, RoleCredentials]:
+    def _credentials(self, profile: str, margin: timedelta = rolecreds.REUSE_MARGIN) -> tuple[RoleProfile, RoleCredentials]:
+        """The profile's credentials, good for more than `margin`: from memory, the disk cache or AWS."""
         p = self._roles.get(profile)
         if p is None:
             raise TrayError(f"{profile} is no longer among the profiles")
         creds = self._creds.get(profile)
         now = self.clock()
-        if creds is None or not rolecreds.fresh_enough(creds, now):
-            creds = rolecreds.get(p.session, p.account_id, p.role_name, now)
+        if creds is None or not rolecreds.fresh_enough(creds, now, margin):
+            creds = rolecreds.get(p.session, p.account_id, p.role_name, now, margin)
             with self._lock:
                 self._creds[profile] = creds
         return p, creds
@@ -487,11 +507,11 @@ class Engine:
     def write_credentials(self, profile: str) -> Future:
         return self._submit(self._write_credentials, profile)
 
-    def _write_credentials(self, profile: str) -> None:
+    def _write_credentials(self, profile: str, margin: timedelta = rolecreds.REUSE_MARGIN) -> None:
         from tray.core.credfile import credential_values, write_profile
         from tray.core.paths import credentials_file
 
-        p, creds = self._credentials(profile)
+        p, creds = self._credentials(profile, margin)
         write_profile(credentials_file(), profile, credential_values(creds, p.region))
         self._remember(profile)
         self._say(f"Wrote [{profile}] to {credentials_file()} (valid until {_local(creds.expiration)}).")
@@ -502,16 +522,13 @@ class Engine:
             return
         s = self._sessions[p.session.name]
         try:
-            self._write_credentials(profile)
+            # fresh credentials, not ones that are about to reach this same deadline again
+            self._write_credentials(profile, PIN_MARGIN + timedelta(minutes=1))
         except TrayError as e:
+            title = f"{profile} can no longer be kept fresh"
             if self.settings.notifications:
-                self.notifier.notify(
-                    f"{profile} can no longer be kept fresh",
-                    f"{e}",
-                    {"sign-in": "Sign in again"},
-                    lambda _a, n=s.session.name: self.sign_in(n),
-                )
-            raise
+                self.notifier.notify(title, str(e), {"sign-in": "Sign in again"}, lambda _a, n=s.session.name: self.sign_in(n))
+            self._say(f"{title}: {e}")
         finally:
             self._schedule_session(s.session.name)
 

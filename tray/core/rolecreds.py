@@ -34,18 +34,18 @@ def role_cache_path(session: SsoSession, account_id: str, role_name: str) -> Pat
     return paths.cli_cache_dir() / f"{key}.json"
 
 
-def fresh_enough(creds: RoleCredentials, now: datetime) -> bool:
-    return creds.expiration - now > REUSE_MARGIN
+def fresh_enough(creds: RoleCredentials, now: datetime, margin: timedelta = REUSE_MARGIN) -> bool:
+    return creds.expiration - now > margin
 
 
-def read_cached(session: SsoSession, account_id: str, role_name: str, now: datetime) -> RoleCredentials | None:
-    """Cached credentials still good for more than 5 minutes, or None (a corrupt file counts as none)."""
+def read_cached(session: SsoSession, account_id: str, role_name: str, now: datetime, margin: timedelta = REUSE_MARGIN) -> RoleCredentials | None:
+    """Cached credentials still good for more than `margin`, or None (a corrupt file counts as none)."""
     try:
         body = json.loads(role_cache_path(session, account_id, role_name).read_text(encoding="utf-8"))
         creds = RoleCredentials.from_cli_cache(body)
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
-    return creds if fresh_enough(creds, now) else None
+    return creds if fresh_enough(creds, now, margin) else None
 
 
 def fetch(session: SsoSession, account_id: str, role_name: str, now: datetime | None = None) -> RoleCredentials:
@@ -72,10 +72,10 @@ def fetch(session: SsoSession, account_id: str, role_name: str, now: datetime | 
     return creds
 
 
-def get(session: SsoSession, account_id: str, role_name: str, now: datetime | None = None) -> RoleCredentials:
-    """Credentials for the role: from the cache while fresh, else from GetRoleCredentials."""
+def get(session: SsoSession, account_id: str, role_name: str, now: datetime | None = None, margin: timedelta = REUSE_MARGIN) -> RoleCredentials:
+    """Credentials for the role good for more than `margin`: from the cache, else from GetRoleCredentials."""
     now = now or utcnow()
-    return read_cached(session, account_id, role_name, now) or fetch(session, account_id, role_name, now)
+    return read_cached(session, account_id, role_name, now, margin) or fetch(session, account_id, role_name, now)
 
 
 def forget_all() -> int:

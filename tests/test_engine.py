@@ -1,0 +1,268 @@
+"""The engine and its timer on a fake clock, against the simulator over HTTP: warnings once each,
+sleep/resume, silent renewal inside its window, pinned profiles rewritten before they expire."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from conftest import run_cli
+from tray.core.engine import Engine
+from tray.core.scheduler import MAX_SLEEP, Scheduler
+from tray.core.state import EXPIRED, EXPIRING, SIGNED_OUT, VALID
+from tray.core.warnings import due_warning, next_warning_time
+
+
+class FakeClock:
+    """Wall-clock time that tests move by hand; the simulator's clock moves with it."""
+
+    def __init__(self, sim=None):
+        self.now = datetime.now(timezone.utc).replace(microsecond=0)
+        self.sim = sim
+
+    def __call__(self):
+        return self.now
+
+    def advance(self, **delta):
+        step = timedelta(**delta)
+        self.now += step
+        if self.sim is not None:
+            self.sim.advance_time(step.total_seconds())
+
+
+class Notes:
+    available = True
+
+    def __init__(self):
+        self.shown = []
+        self.callbacks = []
+
+    def notify(self, title, body, actions, on_action):
+        self.shown.append(title)
+        self.callbacks.append(on_action)
+
+
+def token_path(home):
+    return home / ".aws" / "sso" / "cache" / (hashlib.sha1(b"dev").hexdigest() + ".json")
+
+
+def set_expiry(home, when: datetime, refresh: bool = True):
+    path = token_path(home)
+    body = json.loads(path.read_text())
+    body["expiresAt"] = when.strftime("%Y-%m-%dT%H:%M:%SZ")
+    if not refresh:
+        body.pop("refreshToken", None)
+    path.write_text(json.dumps(body))
+
+
+@pytest.fixture
+def engine_for(sso_env, home):
+    made = []
+
+    def make(clock):
+        e = Engine(clock=clock, scheduler=Scheduler(clock), notifier=Notes(), copy=lambda text, after: None, retry_base=1)
+        made.append(e)
+        return e
+
+    yield make
+    for e in made:
+        e.stop()
+
+
+# --- pure warning rules -------------------------------------------------------------------------
+
+
+def test_each_threshold_warns_once():
+    expires = datetime(2026, 1, 1, 12, 0, tzinfo=timezone.utc)
+    warned: set[int] = set()
+    seen = []
+    t = expires - timedelta(minutes=45)
+    while t < expires:
+        m = due_warning(expires, (30, 10, 2), t, warned)
+        if m:
+            seen.append(m)
+        t += timedelta(seconds=30)
+    assert seen == [30, 10, 2]
+
+
+def test_a_jump_over_several_thresholds_warns_once():
+    expires = datetime(2026, 1, 1, 12, 0, tzinfo=timezone.utc)
+    warned: set[int] = set()
+    assert due_warning(expires, (30, 10, 2), expires - timedelta(minutes=40), warned) is None
+    # the laptop slept from 40 to 1 minute before expiry
+    assert due_warning(expires, (30, 10, 2), expires - timedelta(minutes=1), warned) == 2
+    assert warned == {30, 10, 2}
+    assert due_warning(expires, (30, 10, 2), expires - timedelta(seconds=30), warned) is None
+    assert next_warning_time(expires, (30, 10, 2), expires - timedelta(seconds=30), warned) is None
+
+
+def test_scheduler_sleeps_at_most_a_minute_and_runs_due_jobs_once():
+    clock = FakeClock()
+    sched = Scheduler(clock)
+    assert sched.seconds_to_sleep(clock()) == MAX_SLEEP == 60
+    ran = []
+    sched.schedule("a", clock() + timedelta(minutes=5), lambda: ran.append("a"))
+    sched.schedule("b", clock() + timedelta(seconds=10), lambda: ran.append("b"))
+    assert sched.seconds_to_sleep(clock()) == 10
+    clock.advance(hours=3)  # sleep/resume: everything overdue runs once, in deadline order
+    assert sched.run_due() == ["b", "a"] and ran == ["b", "a"]
+    assert sched.run_due() == [] and sched.seconds_to_sleep(clock()) == 60
+
+
+# --- the engine ---------------------------------------------------------------------------------
+
+
+def test_signed_out_then_sign_in_lists_accounts(engine_for, sso_env, home):
+    clock = FakeClock(sso_env)
+    engine = engine_for(clock)
+    engine.load()
+    assert engine.state.sessions[0].state == SIGNED_OUT
+    engine.sign_in("dev").result(timeout=30)
+    s = engine.state.sessions[0]
+    assert s.state == VALID and s.expires_at > clock()
+    engine.scheduler.run_due()  # the account refresh falls due at once after a sign-in
+    engine.refresh_accounts("dev").result(timeout=30)
+    names = [a.name for a in engine.state.sessions[0].accounts]
+    assert names == sorted(names) and len(names) == 3
+
+
+def test_warnings_fire_once_each_and_once_after_resume(engine_for, sso_env, home):
+    assert run_cli("login", "--sso-session", "dev").returncode == 0
+    clock = FakeClock(sso_env)
+    set_expiry(home, clock() + timedelta(minutes=45), refresh=False)
+    engine = engine_for(clock)
+    engine.load()
+    notes = engine.notifier
+    for minute in range(46):
+        engine.scheduler.run_due()
+        clock.advance(minutes=1)
+    assert notes.shown == ["AWS session dev expires in 30m", "AWS session dev expires in 10m", "AWS session dev expires in 2m"]
+    assert engine.state.sessions[0].state == EXPIRED, engine.state.sessions[0].problem
+
+
+def test_sleep_through_thresholds_gives_one_warning(engine_for, sso_env, home):
+    assert run_cli("login", "--sso-session", "dev").returncode == 0
+    clock = FakeClock(sso_env)
+    set_expiry(home, clock() + timedelta(minutes=45), refresh=False)
+    engine = engine_for(clock)
+    engine.load()
+    engine.scheduler.run_due()
+    clock.advance(minutes=44)  # asleep from 45 to 1 minute before expiry
+    engine.scheduler.run_due()
+    assert engine.notifier.shown == ["AWS session dev expires in 1m"]
+    assert engine.state.sessions[0].state == EXPIRING, engine.state.sessions[0].problem
+
+
+def test_the_warning_action_starts_the_sign_in(engine_for, sso_env, home):
+    assert run_cli("login", "--sso-session", "dev").returncode == 0
+    clock = FakeClock(sso_env)
+    set_expiry(home, clock() + timedelta(minutes=5), refresh=False)
+    old = json.loads(token_path(home).read_text())["accessToken"]
+    engine = engine_for(clock)
+    engine.load()
+    engine.scheduler.run_due()
+    assert engine.notifier.shown == ["AWS session dev expires in 5m"]
+    engine.notifier.callbacks[0]("sign-in").result(timeout=30)
+    assert json.loads(token_path(home).read_text())["accessToken"] != old
+    assert engine.state.sessions[0].state == VALID
+
+
+def test_silent_renewal_happens_inside_its_window_and_never_warns(engine_for, sso_env, home):
+    assert run_cli("login", "--sso-session", "dev").returncode == 0
+    clock = FakeClock(sso_env)
+    set_expiry(home, clock() + timedelta(hours=1))
+    engine = engine_for(clock)
+    engine.load()
+    renew_at = engine.scheduler.deadline("session:dev:renew")
+    expires = engine.state.sessions[0].expires_at
+    # before the first warning (30 min) and inside botocore's 15-minute window would also do
+    assert expires - timedelta(minutes=32) <= renew_at <= expires - timedelta(minutes=30)
+    clock.now = renew_at
+    engine.scheduler.run_due()
+    assert engine.wait_idle()
+    assert engine.state.sessions[0].expires_at > expires + timedelta(hours=6)
+    assert engine.notifier.shown == []
+    assert sso_env.calls()["CreateToken"] == 2  # the sign-in and the renewal
+
+
+def test_pinned_profile_is_rewritten_before_it_expires(engine_for, sso_env, home):
+    assert run_cli("login", "--sso-session", "dev").returncode == 0
+    sso_env.options.credential_lifetime = 3600
+    clock = FakeClock(sso_env)
+    engine = engine_for(clock)
+    engine.load()
+    engine.toggle_pinned("dev-admin").result(timeout=30)
+    creds_file = home / ".aws" / "credentials"
+    first = creds_file.read_text()
+    assert "[dev-admin]" in first
+    due = engine.scheduler.deadline("session:dev:pin:dev-admin")
+    assert timedelta(minutes=49) <= due - clock() <= timedelta(minutes=51)
+    clock.now = due
+    engine.scheduler.run_due()
+    assert engine.wait_idle()
+    second = creds_file.read_text()
+    assert second != first and "[dev-admin]" in second
+    assert json.loads((home / ".config" / "sso-tray" / "settings.json").read_text())["pinned"] == ["dev-admin"]
+
+
+def test_pinned_profile_that_cannot_be_refreshed_is_notified(engine_for, sso_env, home):
+    assert run_cli("login", "--sso-session", "dev").returncode == 0
+    clock = FakeClock(sso_env)
+    engine = engine_for(clock)
+    engine.load()
+    engine.toggle_pinned("dev-admin").result(timeout=30)
+    sso_env.revoke_all_tokens()
+    clock.now = engine.scheduler.deadline("session:dev:pin:dev-admin")
+    engine.scheduler.run_due()
+    assert engine.wait_idle()
+    assert engine.notifier.shown and engine.notifier.shown[-1] == "dev-admin can no longer be kept fresh"
+
+
+def test_network_fault_is_an_error_and_recovers(engine_for, sso_env, home):
+    assert run_cli("login", "--sso-session", "dev").returncode == 0
+    clock = FakeClock(sso_env)
+    engine = engine_for(clock)
+    engine.load()
+    sso_env.stop()
+    engine.refresh_accounts("dev").result(timeout=60)
+    s = engine.state.sessions[0]
+    assert s.state == "error" and "cannot reach" in s.problem
+    sso_env.start()
+    clock.advance(seconds=2)
+    engine.scheduler.run_due()  # the retry, with backoff
+    assert engine.wait_idle()
+    s = engine.state.sessions[0]
+    assert s.state == VALID and s.problem is None and len(s.accounts) == 3
+
+
+def test_corrupt_cache_is_signed_out_with_a_reason(engine_for, sso_env, home):
+    path = token_path(home)
+    path.parent.mkdir(parents=True)
+    path.write_text("{")
+    engine = engine_for(FakeClock(sso_env))
+    engine.load()
+    s = engine.state.sessions[0]
+    assert s.state == SIGNED_OUT and "corrupt" in s.problem
+
+
+def test_bad_config_is_shown_not_raised(engine_for, home):
+    (home / ".aws" / "config").write_text("[sso-session x]\nsso_region = us-east-1\n")
+    engine = engine_for(FakeClock())
+    engine.load()
+    assert "missing key sso_start_url" in engine.state.problem and engine.state.icon_state == "error"
+
+
+def test_idle_engine_wakes_at_most_once_a_minute(engine_for, sso_env, home):
+    assert run_cli("login", "--sso-session", "dev").returncode == 0
+    clock = FakeClock(sso_env)
+    engine = engine_for(clock)
+    engine.load()
+    engine.scheduler.run_due()
+    assert engine.wait_idle()
+    for _ in range(30):
+        assert engine.scheduler.seconds_to_sleep(clock()) >= 59
+        clock.advance(minutes=1)
+        engine.scheduler.run_due()
