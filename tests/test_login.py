@@ -100,7 +100,7 @@ def test_device_flow_approved_on_verification_page(sso_env, home, monkeypatch, t
 
 def test_legacy_profile_uses_device_flow(sso_env, home):
     config = home / ".aws" / "config"
-    config.write_text(config.read_text() + f"""
+    config.write_text(config.read_text() + """
 [profile legacy]
 sso_start_url = https://legacy.awsapps.com/start
 sso_region = us-east-1

@@ -7,10 +7,9 @@ the same account and role, the configured name wins.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
-from tray.core.accounts import Discovery
 from tray.core.config import AwsConfig, SsoSession
 from tray.core.errors import UsageError
 
@@ -37,8 +36,9 @@ class RoleProfile:
         }
 
 
-def merge(config: AwsConfig, discoveries: dict[str, Discovery]) -> list[RoleProfile]:
-    """Configured role profiles first (in file order), then every discovered role not already among them."""
+def merge(config: AwsConfig, discoveries: dict) -> list[RoleProfile]:
+    """Configured role profiles first (in file order), then every discovered role not already among them.
+    `discoveries` maps a session name to its `accounts.Discovery` (not imported here: keeps `export` light)."""
     names = {}
     for d in discoveries.values():
         for a in d.accounts:
@@ -64,7 +64,7 @@ def resolve(
     config: AwsConfig,
     spec: str,
     session_name: str | None,
-    discovery_for: Callable[[SsoSession], Discovery],
+    discovery_for: Callable,
 ) -> RoleProfile:
     """The role a PROFILE argument names. `discovery_for` gives a session's accounts (cache, or a fetch)
     and is only called when the argument names an account by its name."""

@@ -12,13 +12,10 @@ import json
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from tray.core import aws, paths
+from tray.core import paths
 from tray.core.config import SsoSession
 from tray.core.credentials import RoleCredentials
 from tray.core.errors import AwsError
-from tray.core.fileio import write_json
-from tray.core.sessions import valid_token
-from tray.core.tokens import utcnow
 
 REUSE_MARGIN = timedelta(minutes=5)
 
@@ -50,7 +47,12 @@ def read_cached(session: SsoSession, account_id: str, role_name: str, now: datet
 
 def fetch(session: SsoSession, account_id: str, role_name: str, now: datetime | None = None) -> RoleCredentials:
     """New credentials from GetRoleCredentials (the session must be signed in), cached on disk."""
-    now = now or utcnow()
+    # imported here: the cached path (`read_cached`) must stay free of the network machinery
+    from tray.core import aws
+    from tray.core.fileio import write_json
+    from tray.core.sessions import valid_token
+
+    now = now or _utcnow()
     token = valid_token(session, now)
     sso = aws.client("sso", session.region)
     what = f"getting credentials for {role_name} in {account_id}"
@@ -74,8 +76,12 @@ def fetch(session: SsoSession, account_id: str, role_name: str, now: datetime | 
 
 def get(session: SsoSession, account_id: str, role_name: str, now: datetime | None = None, margin: timedelta = REUSE_MARGIN) -> RoleCredentials:
     """Credentials for the role good for more than `margin`: from the cache, else from GetRoleCredentials."""
-    now = now or utcnow()
+    now = now or _utcnow()
     return read_cached(session, account_id, role_name, now, margin) or fetch(session, account_id, role_name, now)
+
+
+def _utcnow() -> datetime:
+    return datetime.now(timezone.utc)
 
 
 def forget_all() -> int:

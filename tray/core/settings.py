@@ -13,7 +13,6 @@ from pathlib import Path
 
 from tray.core import paths
 from tray.core.errors import ConfigError
-from tray.core.fileio import write_json
 
 DEFAULT_WARN_MINUTES = (30, 10, 2)
 
@@ -57,4 +56,6 @@ class Settings:
         return settings
 
     def save(self, path: Path | None = None) -> None:
+        from tray.core.fileio import write_json
+
         write_json(path or settings_path(), asdict(self))

@@ -1,0 +1,118 @@
+"""Measuring whole processes: wall time and peak RSS of each run, repeated, with the spread visible."""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+
+TIME = "/usr/bin/time"  # GNU time (Debian package `time`)
+
+
+@dataclass
+class Sample:
+    wall: float  # seconds
+    rss_mib: float  # peak resident set of the process
+
+
+@dataclass
+class Result:
+    scenario: str
+    tool: str
+    samples: list[Sample] = field(default_factory=list)
+    extra: dict = field(default_factory=dict)  # API calls, throttled calls, …
+
+    @property
+    def walls(self) -> list[float]:
+        return [s.wall for s in self.samples]
+
+    @property
+    def rss(self) -> list[float]:
+        return [s.rss_mib for s in self.samples]
+
+    def summary(self) -> dict:
+        w, r = self.walls, self.rss
+        return {
+            "scenario": self.scenario,
+            "tool": self.tool,
+            "runs": len(w),
+            "wall_median_s": statistics.median(w) if w else None,
+            "wall_min_s": min(w) if w else None,
+            "wall_max_s": max(w) if w else None,
+            "rss_median_mib": statistics.median(r) if r else None,
+            **self.extra,
+        }
+
+
+def run_once(argv: list[str], env: dict, stdin: str | None = None, timeout: float = 300) -> Sample:
+    """One process, measured from start to exit. Peak RSS comes from GNU time, a tiny parent: a child
+    forked from this (large) Python process would count the parent's pages in its own high-water mark."""
+    with tempfile.NamedTemporaryFile("r", suffix=".time") as report:
+        started = time.perf_counter()
+        done = subprocess.run([TIME, "-f", "%M", "-o", report.name, *argv], env=env, input=stdin, text=True,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=timeout)
+        wall = time.perf_counter() - started
+        if done.returncode != 0:
+            raise RuntimeError(f"{' '.join(argv)} exited {done.returncode}: {done.stderr.strip()[-500:]}")
+        rss_kib = int(report.read().split()[-1])
+    return Sample(wall=wall, rss_mib=rss_kib / 1024)
+
+
+def repeat(scenario: str, tool: str, argv: list[str], env: dict, runs: int = 10, warmup: int = 1, before=None, **kwargs) -> Result:
+    """`runs` measured runs after `warmup` unmeasured ones; `before()` runs before each (e.g. to clear a cache)."""
+    result = Result(scenario, tool)
+    for i in range(warmup + runs):
+        if before is not None:
+            before()
+        sample = run_once(argv, env, **kwargs)
+        if i >= warmup:
+            result.samples.append(sample)
+    return result
+
+
+def table(results: list[Result], pairs: dict[str, str] | None = None) -> str:
+    """A plain-text table: median and min–max wall time, median peak RSS, and sso-tray ÷ peer ratios."""
+    rows = [("scenario", "tool", "wall median", "min–max", "RSS MiB", "time ratio", "RSS ratio", "notes")]
+    ours = {r.scenario: r for r in results if r.tool == "sso-tray"}
+    for r in results:
+        s = r.summary()
+        ratio_t = ratio_r = ""
+        mine = ours.get(r.scenario)
+        if mine is not None and r is not mine and mine.samples and r.samples:
+            ratio_t = f"{statistics.median(mine.walls) / statistics.median(r.walls):.2f}"
+            ratio_r = f"{statistics.median(mine.rss) / statistics.median(r.rss):.2f}"
+        notes = ", ".join(f"{k}={v}" for k, v in r.extra.items())
+        if r.samples:
+            rows.append((r.scenario, r.tool, f"{s['wall_median_s'] * 1000:.0f} ms", f"{s['wall_min_s'] * 1000:.0f}–{s['wall_max_s'] * 1000:.0f}",
+                         f"{s['rss_median_mib']:.1f}", ratio_t, ratio_r, notes))
+        else:
+            rows.append((r.scenario, r.tool, "", "", "", "", "", notes))
+    widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def save(results: list[Result], path: Path, machine: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"machine": machine, "results": [r.summary() | {"samples": [asdict(s) for s in r.samples]} for r in results]}, indent=2))
+
+
+def machine() -> dict:
+    info = {"python": sys.version.split()[0], "cpus": os.cpu_count()}
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                info["cpu"] = line.split(":", 1)[1].strip()
+                break
+        info["mem_gib"] = round(int(Path("/proc/meminfo").read_text().split()[1]) / 1024 / 1024, 1)
+    except OSError:
+        pass
+    return info
