@@ -1,7 +1,8 @@
 """The one place sso-tray makes AWS clients, and turns their failures into one clear line.
 
-boto3 is imported here, lazily, the first time a client is needed: commands served from the caches
-(and the tray's icon) never pay for loading the AWS SDK.
+The AWS SDK is imported here, lazily, the first time a client is needed: commands served from the
+caches (and the tray's icon) never pay for loading it. Clients come from a botocore session, the same
+clients boto3 hands out, without loading boto3's resource layer on top (a fresh `export` is faster).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ _lock = threading.Lock()
 _session = None
 _clients: dict[tuple, object] = {}
 
-# Throttling gets botocore's adaptive retry mode (client-side rate limiting plus backoff with jitter).
+# botocore's standard retry mode: backoff with jitter on throttling and transient faults.
 RETRY_ATTEMPTS = 5
 
 
@@ -32,21 +33,21 @@ def client(service: str, region: str, *, max_pool_connections: int = 10, retry_a
     with _lock:
         if key in _clients:
             return _clients[key]
-        import boto3
+        import botocore.session
         from botocore import UNSIGNED
         from botocore.config import Config
 
         if _session is None:
-            _session = boto3.session.Session()
+            _session = botocore.session.get_session()
         config = Config(
             signature_version=UNSIGNED,  # the portal and OIDC APIs take bearer tokens, not SigV4
-            retries={"mode": "adaptive" if retry_attempts > 1 else "standard", "total_max_attempts": retry_attempts},
+            retries={"mode": "standard", "total_max_attempts": retry_attempts},
             connect_timeout=5,
             read_timeout=30,
             max_pool_connections=max_pool_connections,
             user_agent_extra="sso-tray",
         )
-        made = _session.client(service, region_name=region, config=config)
+        made = _session.create_client(service, region_name=region, config=config)
         _clients[key] = made
         return made
 
