@@ -190,6 +190,20 @@ def _iso(t: datetime) -> str:
     return format_time(t)
 
 
+def cmd_autostart(args) -> int:
+    from tray.core import autostart
+
+    if args.action == "on":
+        autostart.enable()
+        print(f"sso-tray starts at login ({autostart.describe()})")
+    elif args.action == "off":
+        autostart.disable()
+        print("sso-tray no longer starts at login")
+    else:
+        print(f"on ({autostart.describe()})" if autostart.is_enabled() else "off")
+    return 0
+
+
 def cmd_simulator(args) -> int:
     from tray.simulator.cli import main as simulator_main
 
@@ -279,6 +293,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("profile", metavar="PROFILE")
     p.add_argument("--sso-session", metavar="NAME")
     p.set_defaults(func=cmd_credential_process)
+
+    p = sub.add_parser("autostart", help="start the tray at login: on, off, or status")
+    p.add_argument("action", choices=("on", "off", "status"))
+    p.set_defaults(func=cmd_autostart)
 
     p = sub.add_parser("simulator", help="run the built-in Identity Center simulator (see sso-tray simulator --help)", add_help=False)
     p.add_argument("simulator_args", nargs=argparse.REMAINDER)

@@ -54,19 +54,21 @@ def program_command(platform: str | None = None) -> list[str]:
     """
     platform = platform or sys.platform
     if getattr(sys, "frozen", False):
-        return [os.path.abspath(sys.executable), "run"]
+        executable = Path(os.path.abspath(sys.executable))
+        if _is_windows(platform) and executable.name.lower() == f"{APP_NAME}-cli.exe":
+            # the Windows bundle's console twin: log in to the windowless sso-tray.exe beside it
+            windowless = executable.with_name(f"{APP_NAME}.exe")
+            if windowless.is_file():
+                executable = windowless
+        return [str(executable), "run"]
     bin_dir = Path(os.path.abspath(sys.executable)).parent
     if _is_windows(platform):
         pythonw = bin_dir / "pythonw.exe"
         if pythonw.is_file():
             return [str(pythonw), "-m", "tray", "run"]
-        names = [f"{APP_NAME}.exe"]
-    else:
-        names = [APP_NAME]
-    for name in names:
-        script = bin_dir / name
-        if script.is_file():
-            return [str(script), "run"]
+    script = bin_dir / (f"{APP_NAME}.exe" if _is_windows(platform) else APP_NAME)
+    if script.is_file():
+        return [str(script), "run"]
     on_path = shutil.which(APP_NAME)
     if on_path:
         return [os.path.abspath(on_path), "run"]
