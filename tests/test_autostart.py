@@ -25,8 +25,7 @@ from tray.core.errors import AwsError
 
 
 def validate_desktop_file(path: Path) -> str:
-    """desktop-file-validate's verdict: no error and no warning (hints are advice, e.g. that
-    Utility;Network; names two main categories)."""
+    """desktop-file-validate's verdict: no error and no warning (hints are only advice)."""
     validator = need_program("desktop-file-validate")
     result = subprocess.run([validator, str(path)], capture_output=True, text=True, timeout=30)
     output = result.stdout + result.stderr
@@ -75,7 +74,7 @@ def test_linux_round_trip_through_the_api(home):
     assert keys["Name"] == "sso-tray"
     assert keys["Comment"]
     assert keys["Icon"] == "sso-tray"
-    assert keys["Categories"] == "Utility;Network;"
+    assert keys["Categories"] == "Utility;"
     assert keys["X-GNOME-Autostart-enabled"] == "true"
     assert exec_argv(path) == program_command()
 

@@ -69,7 +69,7 @@ def test_menu_desktop_entry_is_valid():
     assert exec_argv(path) == ["sso-tray", "run"]
     text = path.read_text()
     assert "\nIcon=sso-tray\n" in text
-    assert "\nCategories=Utility;Network;\n" in text
+    assert "\nCategories=Utility;\n" in text
 
 
 def entry(*args: str, **kwargs) -> subprocess.CompletedProcess:

@@ -37,7 +37,7 @@ RUN_VALUE = APP_NAME
 
 DESKTOP_NAME = "sso-tray"
 DESKTOP_COMMENT = "AWS IAM Identity Center sessions and credentials in the system tray"
-DESKTOP_CATEGORIES = "Utility;Network;"
+DESKTOP_CATEGORIES = "Utility;"
 
 
 # --- the program to start ------------------------------------------------------------------------
