@@ -230,8 +230,17 @@ def test_network_fault_is_an_error_and_recovers(engine_for, sso_env, home):
     engine.refresh_accounts("dev").result(timeout=60)
     s = engine.state.sessions[0]
     assert s.state == "error" and "cannot reach" in s.problem
+    # no loop of failures: one retry, after a backoff, and nothing else due before it
+    retry_at = engine.scheduler.deadline("retry:dev")
+    assert timedelta(seconds=0.7) <= retry_at - clock() <= timedelta(seconds=1)
+    assert engine.scheduler.deadline("session:dev:accounts") is None
+    assert engine.scheduler.run_due() == []
+    clock.advance(seconds=1)
+    engine.scheduler.run_due()
+    assert engine.wait_idle()
+    assert engine.scheduler.deadline("retry:dev") - clock() >= timedelta(seconds=1.5)  # backing off
     sso_env.start()
-    clock.advance(seconds=2)
+    clock.advance(seconds=3)
     engine.scheduler.run_due()  # the retry, with backoff
     assert engine.wait_idle()
     s = engine.state.sessions[0]

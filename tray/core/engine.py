@@ -274,10 +274,9 @@ class Engine:
             if s.lifetime:
                 lead = min(lead, s.lifetime / 2)
             sched.schedule(f"session:{name}:renew", max(now, expires - lead), lambda: self._submit(self._renew, name))
-        if s.discovery is None or now - s.discovery.fetched_at >= ACCOUNT_REFRESH:
-            sched.schedule(f"session:{name}:accounts", now, lambda: self.refresh_accounts(name))
-        else:
-            sched.schedule(f"session:{name}:accounts", s.discovery.fetched_at + ACCOUNT_REFRESH, lambda: self.refresh_accounts(name))
+        if sched.deadline(f"retry:{name}") is None:  # after a fault, the retry's backoff decides
+            due = now if s.discovery is None else max(now, s.discovery.fetched_at + ACCOUNT_REFRESH)
+            sched.schedule(f"session:{name}:accounts", due, lambda: self.refresh_accounts(name))
         for profile in self.settings.pinned:
             p = self._roles.get(profile)
             if p is not None and p.session.name == name:
@@ -295,10 +294,11 @@ class Engine:
         self._schedule_tick()
 
     def _retry_later(self, name: str, job: Callable[[], None]) -> None:
+        """Try `job` again after a fault, with exponential backoff and jitter (one retry per session)."""
         s = self._sessions[name]
         s.failures += 1
         delay = min(self.retry_cap, self.retry_base * 2 ** (s.failures - 1)) * random.uniform(0.8, 1.0)
-        self.scheduler.schedule(f"session:{name}:retry", self.clock() + timedelta(seconds=delay), job)
+        self.scheduler.schedule(f"retry:{name}", self.clock() + timedelta(seconds=delay), job)
 
     def _on_expiry(self, name: str) -> None:
         s = self._sessions.get(name)
