@@ -297,7 +297,7 @@ class Engine:
         """Try `job` again after a fault, with exponential backoff and jitter (one retry per session)."""
         s = self._sessions[name]
         s.failures += 1
-        delay = min(self.retry_cap, self.retry_base * 2 ** (s.failures - 1)) * random.uniform(0.8, 1.0)
+        delay = min(self.retry_cap, self.retry_base * 2 ** min(s.failures - 1, 16)) * random.uniform(0.8, 1.0)
         self.scheduler.schedule(f"retry:{name}", self.clock() + timedelta(seconds=delay), job)
 
     def _on_expiry(self, name: str) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import threading
 from typing import Callable
 
 from tray.core import paths
@@ -84,8 +85,10 @@ def choose_backend(bus: bool) -> tuple[str | None, str | None]:
 
 
 def _without_dbus_notifications() -> None:
-    """pystray's GTK backends open a D-Bus notifier at start and hang if there is no session bus:
-    give them one that does nothing (sso-tray's own notifier already reports itself unavailable)."""
+    """pystray's GTK backends open a D-Bus notifier of their own at start, which hangs if there is no
+    session bus, and call its hide() at exit, which raises (Quit ends in "internal error") when no
+    notification service is running: give them one that does nothing. On Linux sso-tray notifies
+    through tray.ui.notify, never through pystray."""
     from pystray._util import notify_dbus
 
     class Quiet:
@@ -132,7 +135,7 @@ class TrayApp:
             import pystray
         except Exception as e:  # Xlib.error.DisplayNameError and friends are not ImportErrors
             raise AwsError(f"cannot open the tray on this desktop ({type(e).__name__}: {e})") from None
-        if sys.platform.startswith("linux") and not bus:
+        if sys.platform.startswith("linux"):  # sso-tray's own notifier (tray.ui.notify) is the one used here
             _without_dbus_notifications()
         from tray.ui import icons, menu
 
@@ -144,6 +147,7 @@ class TrayApp:
         self.icon = pystray.Icon("sso-tray", icon=icons.icon_image(state, self.size), title=menu.tooltip(state))
         self.engine.notifier = self._make_notifier(bus)
         self._shown: dict[str, object] = {}
+        self._render_lock = threading.Lock()
         self.render(state)
         self.engine.subscribe(self.render)
 
@@ -160,7 +164,15 @@ class TrayApp:
         return notifier if notifier.available else NullNotifier()
 
     def render(self, state: State) -> None:
-        """Update what changed, and only that: the image, the title, the menu."""
+        """Update what changed, and only that: the image, the title, the menu.
+
+        Listeners run on the engine's worker threads, so two renders can overlap and finish in either
+        order: one at a time, and always of the newest state, so that an older snapshot never
+        replaces a newer one on screen."""
+        with self._render_lock:
+            self._render(self.engine.state)
+
+    def _render(self, state: State) -> None:
         menu = self._menu
         image_key = (state.icon_state, round((state.icon_session.fraction_left(state.now) if state.icon_session else 0) * 60))
         if self._shown.get("image") != image_key:
@@ -181,7 +193,23 @@ class TrayApp:
         self.engine.start()
 
     def run(self) -> None:
+        self._quit_on_sigterm()
         self.icon.run(setup=self._setup)
+
+    def _quit_on_sigterm(self) -> None:
+        """SIGTERM (the session ending, `kill`) quits as the menu's Quit does: without this the GTK
+        backends die at once, leaving pystray's temporary icon file behind and exiting with -15."""
+        if self.backend not in ("appindicator", "gtk"):
+            return
+        import signal
+
+        from gi.repository import GLib
+
+        def on_sigterm():
+            self.quit()
+            return GLib.SOURCE_REMOVE
+
+        GLib.unix_signal_add(GLib.PRIORITY_DEFAULT, signal.SIGTERM, on_sigterm)
 
     def quit(self) -> None:
         self.engine.stop()

@@ -8,6 +8,7 @@ recent profiles; accounts → roles → actions; Refresh accounts; Settings; Qui
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Callable, Protocol, Sequence
@@ -84,6 +85,16 @@ def status_text(s: SessionView, now: datetime) -> str:
     return f"{s.name} — signed out" + (" (problem)" if s.state == ERROR else "")
 
 
+def problem_lines(problem: str, lines: int = 3) -> list[str]:
+    """A session's problem under its status line, indented, wrapped over up to `lines` lines: clipped to
+    one line, a problem that starts with a file's path would lose its reason ("…/cache/34c6….json: the
+    cached token is corrupt…")."""
+    wrapped = textwrap.wrap(problem, MAX_TEXT - 4, break_long_words=True, break_on_hyphens=False) or [""]
+    if len(wrapped) > lines:
+        wrapped = wrapped[: lines - 1] + [" ".join(wrapped[lines - 1 :])]
+    return [_clip(f"    {line}") for line in wrapped]
+
+
 def tooltip(state: State) -> str:
     """The icon's title: each session and its time left (never a secret)."""
     if state.problem:
@@ -124,7 +135,9 @@ def _role_item(role: RoleView, state: State, actions: Actions, text: str | None 
 
 
 def _account_item(account: AccountView, state: State, actions: Actions) -> Item:
-    return Item(_clip(f"{account.name} ({account.account_id})"),
+    # an account known only from the config (not listed yet) has no name: its id, once
+    label = account.account_id if account.name == account.account_id else f"{account.name} ({account.account_id})"
+    return Item(_clip(label),
                 submenu=tuple(_role_item(r, state, actions) for r in account.roles))
 
 
@@ -170,7 +183,7 @@ def build(state: State, actions: Actions) -> tuple[Item, ...]:
     for s in state.sessions:
         items.append(Item(status_text(s, now), enabled=False))
         if s.problem:
-            items.append(Item(_clip(f"    {s.problem}"), enabled=False))
+            items += [Item(line, enabled=False) for line in problem_lines(s.problem)]
     if not state.sessions and not state.problem:
         items.append(Item("No SSO session configured (run `aws configure sso`)", enabled=False))
     named = len(state.sessions) > 1

@@ -83,6 +83,17 @@ class DBusNotifier:
             callback = self._callbacks.pop(nid, None)
         if callback is not None:
             callback(key)
+            # Its work is done. Not every server removes a notification whose action was invoked (dunst
+            # keeps it after `dunstctl action`), and a critical one never times out: "expires in 1m"
+            # would stay on screen after the sign-in it started.
+            self._bus.call(BUS_NAME, OBJECT_PATH, BUS_NAME, "CloseNotification", self._GLib.Variant("(u)", (nid,)),
+                           None, self._Gio.DBusCallFlags.NONE, 3000, None, self._closed_or_gone)
+
+    def _closed_or_gone(self, conn, result):
+        try:
+            conn.call_finish(result)
+        except self._GLib.Error:
+            pass  # the server had already closed it
 
     def _on_closed(self, _conn, _sender, _path, _iface, _signal, params):
         # the service sends ActionInvoked before NotificationClosed: a closed one has no action left
