@@ -165,12 +165,15 @@ def test_tooltip_has_session_and_time_left_only():
     assert tooltip(State(NOW)) == "sso-tray — no SSO session configured"
 
 
-def test_signature_changes_only_with_what_is_shown():
+def test_signature_tells_relabelling_from_rebuilding():
     state = State(NOW, (session(VALID, accts=accounts(2)),))
-    a = menu.signature(state, build(state, Recorder()))
+    structure, labels = menu.signature(state, build(state, Recorder()))
     moment = State(NOW - timedelta(seconds=20), state.sessions)
-    assert menu.signature(moment, build(moment, Recorder())) == a  # the label shows the same minute
+    assert menu.signature(moment, build(moment, Recorder())) == (structure, labels)  # the same minute shows
     later = State(NOW + timedelta(seconds=20), state.sessions)
-    assert menu.signature(later, build(later, Recorder())) != a
+    later_structure, later_labels = menu.signature(later, build(later, Recorder()))
+    assert later_structure == structure and later_labels != labels  # a minute on: relabel only
     pinned = State(NOW, state.sessions, pinned=frozenset({"111100000000/Admin"}))
-    assert menu.signature(pinned, build(pinned, Recorder())) != a
+    assert menu.signature(pinned, build(pinned, Recorder()))[0] != structure
+    signed_out = State(NOW, (session(SIGNED_OUT, accts=accounts(2)),))
+    assert menu.signature(signed_out, build(signed_out, Recorder()))[0] != structure  # Sign out disappears

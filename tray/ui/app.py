@@ -183,10 +183,32 @@ class TrayApp:
             self.icon.title = title
             self._shown["title"] = title
         items = menu.build(state, self.actions)
-        signature = menu.signature(state, items)
-        if self._shown.get("menu") != signature:
+        structure, labels = menu.signature(state, items)
+        shown = self._shown.get("menu")
+        if shown is None or shown[0] != structure:
             self.icon.menu = menu.to_pystray(items)
-            self._shown["menu"] = signature
+        elif shown[1] != labels and not self._relabel(labels):
+            self.icon.menu = menu.to_pystray(items)
+        self._shown["menu"] = (structure, labels)
+
+    def _relabel(self, labels: tuple[str, ...]) -> bool:
+        """Set the top-level labels of the GTK menu on screen (AppIndicator mirrors them over D-Bus).
+        False where that cannot be done, and the menu is rebuilt instead."""
+        handle = getattr(self.icon, "_menu_handle", None)
+        if self.backend not in ("appindicator", "gtk") or handle is None:
+            return False
+        from gi.repository import GLib, Gtk
+
+        def apply():
+            widgets = handle.get_children()
+            if len(widgets) == len(labels):
+                for widget, text in zip(widgets, labels):
+                    if not isinstance(widget, Gtk.SeparatorMenuItem) and widget.get_label() != text:
+                        widget.set_label(text)
+            return GLib.SOURCE_REMOVE
+
+        GLib.idle_add(apply)
+        return True
 
     def _setup(self, icon) -> None:
         icon.visible = True

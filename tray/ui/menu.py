@@ -213,10 +213,16 @@ def build(state: State, actions: Actions) -> tuple[Item, ...]:
     return tuple(items)
 
 
-def signature(state: State, items: Sequence[Item]) -> tuple:
-    """What the shown menu depends on: equal signatures mean the shown menu is still right."""
-    top = tuple((i.text, i.checked, i.enabled, i.default) for i in items)
-    return (top, state.pinned, state.favourite_names, state.default_format, tuple(s.accounts for s in state.sessions))
+def signature(state: State, items: Sequence[Item]) -> tuple[tuple, tuple]:
+    """What the shown menu depends on, as (structure, labels). When only the labels of plain text lines
+    change (the status lines' time left, once a minute), the tray relabels them in place instead of
+    rebuilding a menu that may hold thousands of items."""
+    structure = tuple((None if _is_label(i) else i.text, i.checked, i.enabled, i.default) for i in items)
+    return (structure, state.pinned, state.favourite_names, state.default_format, tuple(s.accounts for s in state.sessions)), tuple(i.text for i in items)
+
+
+def _is_label(item: Item) -> bool:
+    return item is not SEPARATOR and item.action is None and item.submenu is None and not item.enabled
 
 
 def to_pystray(items: Sequence[Item]):
