@@ -1,0 +1,53 @@
+"""The demo on a machine with no display: `sso-tray demo` on a virtual desktop (Xvfb, trayer, a session
+bus with dunst), with screenshots of the docked icon and the open menu saved in artifacts/demo/.
+Run by scripts/demo when neither DISPLAY nor WAYLAND_DISPLAY is set."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+
+from desktop import VirtualDesktop, wait_for  # noqa: E402  (the same virtual desktop the tests use)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--accounts", type=int, default=25)
+    parser.add_argument("--out", default=str(ROOT / "artifacts" / "demo"))
+    args = parser.parse_args()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="sso-tray-desktop-") as tmp, VirtualDesktop(Path(tmp)) as desktop:
+        tray = desktop.start_tray(Path(tmp) / "logs", args=("demo", "--accounts", str(args.accounts)))
+        try:
+            listed = wait_for(lambda: any(c.label.startswith(("Accounts ", "dev-0 (")) for c in tray.layout().children), 60, 0.3,
+                              "the demo's accounts in the tray menu")
+            assert listed
+            time.sleep(1)
+            screen = desktop.screenshot()
+            x0, y0, x1, y1 = desktop.panel_box()
+            icon = screen.crop((x0, y0, x1, y1))
+            icon.resize((icon.width * 4, icon.height * 4)).save(out / "icon.png")
+            desktop.move_mouse(500, 500)
+            desktop.click_icon(1)
+            box = wait_for(desktop.popup_windows, 10, 0.1, "the tray's menu to open")[0]
+            time.sleep(0.5)
+            screen = desktop.screenshot()
+            screen.crop((max(0, box[0] - 16), 0, screen.width, min(screen.height, box[3] + 16))).save(out / "menu.png")
+            desktop.press("Escape")
+        finally:
+            tray.stop()
+        print(tray.stdout, end="")
+    print(f"\nNo display here, so the demo ran on a virtual one. What a person would have seen:\n"
+          f"  the docked icon: {out / 'icon.png'}\n  the open menu:   {out / 'menu.png'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
