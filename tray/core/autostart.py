@@ -149,15 +149,14 @@ def desktop_entry(command: list[str], icon: str = APP_NAME) -> str:
     ])
 
 
-class XdgAutostart:
-    """An XDG autostart entry, honoured by GNOME, KDE, Xfce, Cinnamon, MATE, LXQt and others."""
+class _EntryFile:
+    """An autostart entry that is one file: written atomically to turn it on, removed to turn it off."""
 
-    def __init__(self, folder: Path | None = None):
-        self.path = (folder or xdg_autostart_dir()) / f"{APP_NAME}.desktop"
+    path: Path
 
-    def enable(self, command: list[str]) -> None:
+    def _write(self, data: bytes | str) -> None:
         try:
-            atomic_write(self.path, desktop_entry(command, _bundle_icon() or APP_NAME), mode=0o644)
+            atomic_write(self.path, data, mode=0o644)
         except OSError as e:
             raise _failed("write", str(self.path), e) from None
 
@@ -166,6 +165,19 @@ class XdgAutostart:
             self.path.unlink(missing_ok=True)
         except OSError as e:
             raise _failed("remove", str(self.path), e) from None
+
+    def describe(self) -> str:
+        return str(self.path)
+
+
+class XdgAutostart(_EntryFile):
+    """An XDG autostart entry, honoured by GNOME, KDE, Xfce, Cinnamon, MATE, LXQt and others."""
+
+    def __init__(self, folder: Path | None = None):
+        self.path = (folder or xdg_autostart_dir()) / f"{APP_NAME}.desktop"
+
+    def enable(self, command: list[str]) -> None:
+        self._write(desktop_entry(command, _bundle_icon() or APP_NAME))
 
     def is_enabled(self) -> bool:
         """The entry exists and neither `Hidden=true` nor `X-GNOME-Autostart-enabled=false` (what
@@ -184,9 +196,6 @@ class XdgAutostart:
         if entry.get("Hidden", "false").strip().lower() == "true":
             return False
         return entry.get("X-GNOME-Autostart-enabled", "true").strip().lower() != "false"
-
-    def describe(self) -> str:
-        return str(self.path)
 
 
 # --- macOS ---------------------------------------------------------------------------------------
@@ -208,23 +217,14 @@ def launch_agent(command: list[str], log: Path | None = None) -> dict:
     return plist
 
 
-class LaunchAgent:
+class LaunchAgent(_EntryFile):
     def __init__(self, home: Path | None = None):
         home = home or Path(os.path.expanduser("~"))
         self.path = home / "Library" / "LaunchAgents" / f"{LAUNCH_AGENT_LABEL}.plist"
         self.log = home / "Library" / "Logs" / f"{APP_NAME}.log"
 
     def enable(self, command: list[str]) -> None:
-        try:
-            atomic_write(self.path, plistlib.dumps(launch_agent(command, self.log)), mode=0o644)
-        except OSError as e:
-            raise _failed("write", str(self.path), e) from None
-
-    def disable(self) -> None:
-        try:
-            self.path.unlink(missing_ok=True)
-        except OSError as e:
-            raise _failed("remove", str(self.path), e) from None
+        self._write(plistlib.dumps(launch_agent(command, self.log)))
 
     def is_enabled(self) -> bool:
         try:
@@ -232,9 +232,6 @@ class LaunchAgent:
         except (OSError, plistlib.InvalidFileException, ValueError):
             return False
         return isinstance(plist, dict) and bool(plist.get("RunAtLoad")) and not plist.get("Disabled", False)
-
-    def describe(self) -> str:
-        return str(self.path)
 
 
 # --- Windows -------------------------------------------------------------------------------------
