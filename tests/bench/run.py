@@ -139,7 +139,7 @@ def discovery_scenarios(runs: int) -> list[Result]:
         for rate in (None, 20):
             world.sim.options.rate_limit = rate
             tag = "2 discovery 300x2 @50ms" + (f", limit {rate}/s" if rate else "")
-            n = runs if rate is None else max(3, runs // 3)
+            n = runs
 
             def counted(result: Result) -> Result:
                 calls, throttled = world.sim.calls(), world.sim.throttled()
@@ -159,6 +159,14 @@ def discovery_scenarios(runs: int) -> list[Result]:
                 util_env = dict(world.env, AWS_DEFAULT_SSO_START_URL=LEGACY_URL, AWS_DEFAULT_SSO_REGION="us-east-1")
                 results.append(counted(repeat(tag, "aws-sso-util", [peer("aws-sso-util"), "roles"], util_env, n)))
         world.sim.options.rate_limit = None
+        # a fifth of all calls answered TooManyRequestsException at random (the credentials issue's figure)
+        world.sim.options.throttle, world.sim.options.seed = 0.2, 1
+        world.sim.reset_counts()
+        r = repeat("2 discovery 300x2 @50ms, 20% throttled", "sso-tray", [*SSO_TRAY, "profiles", "--refresh"], world.env, runs)
+        calls, throttled = world.sim.calls(), world.sim.throttled()
+        r.extra = {"calls/run": round(sum(calls.values()) / (runs + 1)), "throttled/run": round(sum(throttled.values()) / (runs + 1))}
+        results.append(r)
+        world.sim.options.throttle = 0.0
     finally:
         world.close()
     return results
