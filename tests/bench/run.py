@@ -236,14 +236,19 @@ def credfile_scenario() -> list[Result]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=10)
-    parser.add_argument("--only", choices=["credentials", "discovery", "growth", "credfile"], action="append")
+    parser.add_argument("--only", choices=["credentials", "discovery", "growth", "credfile", "tray"], action="append")
     parser.add_argument("--json", default=str(ROOT / "artifacts" / "bench.json"))
     args = parser.parse_args()
     groups = {"credentials": credentials_scenarios, "discovery": discovery_scenarios, "growth": growth_scenarios}
     results: list[Result] = []
-    for name in args.only or ["credentials", "discovery", "growth", "credfile"]:
+    for name in args.only or ["credentials", "discovery", "growth", "credfile", "tray"]:
         print(f"running {name} …", file=sys.stderr, flush=True)
-        results += credfile_scenario() if name == "credfile" else groups[name](args.runs)
+        if name == "tray":
+            from tray_bench import tray_scenarios  # needs the virtual desktop's programs (scripts/bootstrap)
+
+            results += tray_scenarios(args.runs)
+        else:
+            results += credfile_scenario() if name == "credfile" else groups[name](args.runs)
     print(table(results))
     save(results, Path(args.json), machine())
     print(f"\nsaved {args.json}; machine: {machine()}")
