@@ -175,5 +175,8 @@ def test_signature_tells_relabelling_from_rebuilding():
     assert later_structure == structure and later_labels != labels  # a minute on: relabel only
     pinned = State(NOW, state.sessions, pinned=frozenset({"111100000000/Admin"}))
     assert menu.signature(pinned, build(pinned, Recorder()))[0] != structure
+    for change in ({"autostart": True}, {"clear_clipboard_after": 0}, {"warn_minutes": (10,)}, {"notifications": False}):
+        changed = State(NOW, state.sessions, **change)  # shown only in the Settings submenu
+        assert menu.signature(changed, build(changed, Recorder()))[0] != structure, change
     signed_out = State(NOW, (session(SIGNED_OUT, accts=accounts(2)),))
     assert menu.signature(signed_out, build(signed_out, Recorder()))[0] != structure  # Sign out disappears

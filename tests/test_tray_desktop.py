@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import BROWSERS, ROOT, need_program, sim_accounts
+from conftest import BROWSERS, ROOT, need_program, run_cli, sim_accounts
 from desktop import DesktopError, MenuNode, VirtualDesktop, colour_pixels, save_scaled, wait_for
 
 pytestmark = pytest.mark.display
@@ -578,3 +578,20 @@ def test_no_session_bus_gtk_backend_still_docks(tmp_path, start_tray, sso_env, h
         assert tray.stop() == 0  # SIGTERM: a clean exit
         no_traceback(tray)
         assert list(tmp.iterdir()) == []  # no temporary icon file left behind
+
+
+def test_start_at_login_check_item(desktop, start_tray, sso_env, home):
+    """Settings → Start at login shows what `sso-tray autostart` set, and clicking it turns it off and on."""
+    entry = home / ".config" / "autostart" / "sso-tray.desktop"
+    assert run_cli("autostart", "on").returncode == 0 and entry.exists()
+    tray = start_tray()
+    tray.wait_menu(lambda m: m.find("Settings", "Start at login").checked is True, 15, "Start at login checked")
+    # (GTK ticks a check item itself when clicked: what counts is the entry, then the menu drawn from it)
+    tray.click("Settings", "Start at login")
+    wait_for(lambda: not entry.exists(), 10, 0.05, "the autostart entry to go")
+    tray.wait_menu(lambda m: m.find("Settings", "Start at login").checked is False, 10, "Start at login unchecked")
+    tray.click("Settings", "Start at login")
+    wait_for(entry.exists, 10, 0.05, "the autostart entry to come back")
+    tray.wait_menu(lambda m: m.find("Settings", "Start at login").checked is True, 10, "Start at login checked again")
+    assert "Exec=" in entry.read_text()
+    no_traceback(tray)

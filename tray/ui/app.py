@@ -211,7 +211,10 @@ class TrayApp:
         return True
 
     def _setup(self, icon) -> None:
+        from tray.core import autostart
+
         icon.visible = True
+        self.engine.autostart = autostart.is_enabled()
         self.engine.start()
 
     def run(self) -> None:

@@ -218,7 +218,9 @@ def signature(state: State, items: Sequence[Item]) -> tuple[tuple, tuple]:
     change (the status lines' time left, once a minute), the tray relabels them in place instead of
     rebuilding a menu that may hold thousands of items."""
     structure = tuple((None if _is_label(i) else i.text, i.checked, i.enabled, i.default) for i in items)
-    return (structure, state.pinned, state.favourite_names, state.default_format, tuple(s.accounts for s in state.sessions)), tuple(i.text for i in items)
+    shown_in_submenus = (state.pinned, state.favourite_names, state.default_format, state.warn_minutes,
+                         state.clear_clipboard_after, state.notifications, state.autostart)
+    return (structure, shown_in_submenus, tuple(s.accounts for s in state.sessions)), tuple(i.text for i in items)
 
 
 def _is_label(item: Item) -> bool:
