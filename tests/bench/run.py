@@ -93,7 +93,12 @@ print(found)
 """
 
 
+PEERS = True  # --no-peers: measure sso-tray alone
+
+
 def peer(name: str) -> str | None:
+    if not PEERS:
+        return None
     exe = ROOT / ".venv-peers" / "bin" / name
     return str(exe) if exe.exists() else None
 
@@ -151,9 +156,10 @@ def discovery_scenarios(runs: int) -> list[Result]:
                 return result
 
             world.sim.reset_counts()
-            results.append(counted(repeat(tag, "sso-tray", [*SSO_TRAY, "profiles", "--refresh"], world.env, n)))
-            world.sim.reset_counts()
-            results.append(counted(repeat(tag, "boto3 sequential", [PY, "-c", BOTO3_SEQUENTIAL, token_file(world, "bench")], world.env, n)))
+            results.append(counted(repeat(tag, "sso-tray", [*SSO_TRAY, "profiles", "--refresh", "--sso-session", "bench"], world.env, n)))
+            if PEERS:
+                world.sim.reset_counts()
+                results.append(counted(repeat(tag, "boto3 sequential", [PY, "-c", BOTO3_SEQUENTIAL, token_file(world, "bench")], world.env, n)))
             if peer("aws-sso-util"):
                 world.sim.reset_counts()
                 util_env = dict(world.env, AWS_DEFAULT_SSO_START_URL=LEGACY_URL, AWS_DEFAULT_SSO_REGION="us-east-1")
@@ -162,7 +168,7 @@ def discovery_scenarios(runs: int) -> list[Result]:
         # a fifth of all calls answered TooManyRequestsException at random (the credentials issue's figure)
         world.sim.options.throttle, world.sim.options.seed = 0.2, 1
         world.sim.reset_counts()
-        r = repeat("2 discovery 300x2 @50ms, 20% throttled", "sso-tray", [*SSO_TRAY, "profiles", "--refresh"], world.env, runs)
+        r = repeat("2 discovery 300x2 @50ms, 20% throttled", "sso-tray", [*SSO_TRAY, "profiles", "--refresh", "--sso-session", "bench"], world.env, runs)
         calls, throttled = world.sim.calls(), world.sim.throttled()
         r.extra = {"calls/run": round(sum(calls.values()) / (runs + 1)), "throttled/run": round(sum(throttled.values()) / (runs + 1))}
         results.append(r)
@@ -182,8 +188,8 @@ def growth_scenarios(runs: int) -> list[Result]:
     for roles_total in (100, 1000, 5000):
         world = World(accounts=roles_total // 2, roles=2)
         try:
-            results.append(repeat(f"3 discovery {roles_total} roles", "sso-tray", [*SSO_TRAY, "profiles", "--refresh"], world.env, max(3, runs // 2)))
-            results.append(repeat(f"3 warm profiles {roles_total} roles", "sso-tray", [*SSO_TRAY, "profiles"], world.env, runs))
+            results.append(repeat(f"3 discovery {roles_total} roles", "sso-tray", [*SSO_TRAY, "profiles", "--refresh", "--sso-session", "bench"], world.env, max(3, runs // 2)))
+            results.append(repeat(f"3 warm profiles {roles_total} roles", "sso-tray", [*SSO_TRAY, "profiles", "--sso-session", "bench"], world.env, runs))
         finally:
             world.close()
         now = datetime.now(timezone.utc)
@@ -238,7 +244,10 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--only", choices=["credentials", "discovery", "growth", "credfile", "tray"], action="append")
     parser.add_argument("--json", default=str(ROOT / "artifacts" / "bench.json"))
+    parser.add_argument("--no-peers", action="store_true", help="measure sso-tray alone")
     args = parser.parse_args()
+    global PEERS
+    PEERS = not args.no_peers
     groups = {"credentials": credentials_scenarios, "discovery": discovery_scenarios, "growth": growth_scenarios}
     results: list[Result] = []
     for name in args.only or ["credentials", "discovery", "growth", "credfile", "tray"]:
