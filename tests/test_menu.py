@@ -139,7 +139,8 @@ def test_settings_reflect_the_state():
     settings = next(i for i in items if i.text == "Settings")
     checked = {i.text for _, i in flatten([settings]) if i.checked}
     assert checked == {"fish", "15 and 5 minutes before", "After 5 min"}
-    assert "Copy export lines (fish)" not in texts(items)  # no accounts here; the default shows on role items
+    role = RoleView("p", "111100000000", "a", "Admin", "dev")
+    assert texts(role_actions(role, state, Recorder()))[0] == "Copy export lines (fish)"
 
 
 @pytest.mark.parametrize("n_accounts", [2000])

@@ -9,10 +9,9 @@ import argparse
 import json
 import os
 import sys
-from datetime import datetime
-
 from tray import __version__
 from tray.core.errors import TrayError, UsageError
+from tray.core.state import clock_time
 
 
 def _print_err(message: str) -> None:
@@ -26,7 +25,7 @@ def cmd_login(args) -> int:
     from tray.core.config import AwsConfig
     from tray.core.state import describe_left
     from tray.core.signin import SignInOptions, login
-    from tray.core.tokens import utcnow
+    from tray.core.credentials import utcnow
 
     config = AwsConfig.load()
     session = config.profile(args.profile).session if args.profile else config.session(args.sso_session)
@@ -37,7 +36,7 @@ def cmd_login(args) -> int:
         prompt=lambda message: print(message, file=sys.stderr, flush=True),
     )
     token = login(session, options)
-    print(f"Signed in to {session.name}: {describe_left(token.remaining(utcnow()))} left, until {_local(token.expires_at)}.")
+    print(f"Signed in to {session.name}: {describe_left(token.remaining(utcnow()))} left, until {clock_time(token.expires_at)}.")
     return 0
 
 
@@ -60,7 +59,7 @@ def cmd_status(args) -> int:
     from tray.core.config import AwsConfig
     from tray.core.sessions import VALID, session_status
     from tray.core.state import describe_left
-    from tray.core.tokens import utcnow
+    from tray.core.credentials import utcnow
 
     config = AwsConfig.load()
     if not config.sessions:
@@ -72,11 +71,11 @@ def cmd_status(args) -> int:
     else:
         for s in statuses:
             if s.state == VALID:
-                line = f"{s.session.name} — {describe_left(s.expires_at - now)} left, until {_local(s.expires_at)}"
+                line = f"{s.session.name} — {describe_left(s.expires_at - now)} left, until {clock_time(s.expires_at)}"
                 if s.refreshable:
                     line += " (renews itself)"
             elif s.expires_at is not None:
-                line = f"{s.session.name} — expired at {_local(s.expires_at)}"
+                line = f"{s.session.name} — expired at {clock_time(s.expires_at)}"
             else:
                 line = f"{s.session.name} — signed out"
             print(line)
@@ -110,6 +109,7 @@ def _role_credentials(args):
 def cmd_profiles(args) -> int:
     from tray.core.accounts import discover, read_cache
     from tray.core.config import AwsConfig
+    from tray.core.credentials import format_time
     from tray.core.errors import NotSignedIn
     from tray.core.profiles import merge
     from tray.core.sessions import valid_token
@@ -131,7 +131,7 @@ def cmd_profiles(args) -> int:
         print(json.dumps({
             "profiles": [p.to_json() for p in profiles],
             "sessions": [
-                {"name": d.session_name, "fetched_at": _iso(d.fetched_at), "accounts": len(d.accounts), "roles": d.role_count}
+                {"name": d.session_name, "fetched_at": format_time(d.fetched_at), "accounts": len(d.accounts), "roles": d.role_count}
                 for d in discoveries.values()
             ],
         }, indent=2))
@@ -158,7 +158,7 @@ def cmd_export(args) -> int:
 
         copy_secret(text, settings.clear_clipboard_after or None)
         cleared = f"; cleared in {settings.clear_clipboard_after} s" if settings.clear_clipboard_after else ""
-        print(f"Copied the {fmt} export lines for {profile.name} to the clipboard (until {_local(creds.expiration)}{cleared}).", file=sys.stderr)
+        print(f"Copied the {fmt} export lines for {profile.name} to the clipboard (until {clock_time(creds.expiration)}{cleared}).", file=sys.stderr)
     else:
         sys.stdout.write(text)
     return 0
@@ -172,7 +172,7 @@ def cmd_write(args) -> int:
     name = args.as_name or profile.name
     path = credentials_file()
     write_profile(path, name, credential_values(creds, profile.region))
-    print(f"Wrote [{name}] to {path} (valid until {_local(creds.expiration)}).")
+    print(f"Wrote [{name}] to {path} (valid until {clock_time(creds.expiration)}).")
     return 0
 
 
@@ -182,12 +182,6 @@ def cmd_credential_process(args) -> int:
     _, creds = _role_credentials(args)
     sys.stdout.write(format_credentials(creds, "json"))
     return 0
-
-
-def _iso(t: datetime) -> str:
-    from tray.core.credentials import format_time
-
-    return format_time(t)
 
 
 def cmd_autostart(args) -> int:
@@ -220,14 +214,6 @@ def cmd_demo(args) -> int:
     from tray.demo import main as demo_main
 
     return demo_main(accounts=args.accounts, tray=not args.no_tray)
-
-
-def _local(t: datetime) -> str:
-    """A time as the person reads it: local, HH:MM, with the date when it is not today."""
-    local = t.astimezone()
-    if local.date() == datetime.now().astimezone().date():
-        return local.strftime("%H:%M")
-    return local.strftime("%Y-%m-%d %H:%M")
 
 
 # --- parsing -------------------------------------------------------------------------------------

@@ -21,7 +21,8 @@ from tray.core.credentials import format_time, parse_time
 from tray.core.errors import AwsError
 from tray.core.fileio import write_json
 from tray.core.ratelimit import AdaptiveRateLimiter, backoff_delay
-from tray.core.tokens import Token, utcnow
+from tray.core.credentials import utcnow
+from tray.core.tokens import Token
 
 WORKERS = 16
 PAGE_SIZE = 100

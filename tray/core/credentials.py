@@ -8,6 +8,10 @@ from datetime import datetime, timezone
 ISO_Z = "%Y-%m-%dT%H:%M:%SZ"
 
 
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
 def format_time(t: datetime) -> str:
     """ISO 8601 UTC with a Z, as the AWS CLI v2 writes times."""
     return t.astimezone(timezone.utc).strftime(ISO_Z)

@@ -28,9 +28,10 @@ from tray.core.sessions import VALID as STATUS_VALID, session_status
 from tray.core.settings import Settings
 from tray.core.state import (
     ERROR, EXPIRED, EXPIRING, EXPIRING_WITHIN, SIGNED_OUT, SIGNING_IN, VALID,
-    AccountView, RoleView, SessionView, State, describe_left,
+    AccountView, RoleView, SessionView, State, clock_time, describe_left,
 )
-from tray.core.tokens import Token, utcnow
+from tray.core.credentials import utcnow
+from tray.core.tokens import Token
 from tray.core.warnings import due_warning, next_warning_time
 
 log = logging.getLogger(__name__)
@@ -319,7 +320,7 @@ class Engine:
             left = describe_left(s.token.expires_at - now)
             self.notifier.notify(
                 f"AWS session {name} expires in {left}",
-                f"Sign in again to keep your AWS credentials working after {_local(s.token.expires_at)}.",
+                f"Sign in again to keep your AWS credentials working after {clock_time(s.token.expires_at)}.",
                 {"sign-in": "Sign in again"},
                 lambda _action, n=name: self.sign_in(n),
             )
@@ -502,7 +503,7 @@ class Engine:
         fmt = fmt or self.settings.default_format or _default_format()
         self._copy(format_credentials(creds, fmt, p.region), self.settings.clear_clipboard_after or None)
         self._remember(profile)
-        self._say(f"Copied {fmt} export lines for {profile} (valid until {_local(creds.expiration)}).")
+        self._say(f"Copied {fmt} export lines for {profile} (valid until {clock_time(creds.expiration)}).")
 
     def write_credentials(self, profile: str) -> Future:
         return self._submit(self._write_credentials, profile)
@@ -514,7 +515,7 @@ class Engine:
         p, creds = self._credentials(profile, margin)
         write_profile(credentials_file(), profile, credential_values(creds, p.region))
         self._remember(profile)
-        self._say(f"Wrote [{profile}] to {credentials_file()} (valid until {_local(creds.expiration)}).")
+        self._say(f"Wrote [{profile}] to {credentials_file()} (valid until {clock_time(creds.expiration)}).")
 
     def _write_pinned(self, profile: str) -> None:
         p = self._roles.get(profile)
@@ -576,6 +577,3 @@ def _default_format() -> str:
 
     return default_format()
 
-
-def _local(t: datetime) -> str:
-    return t.astimezone().strftime("%H:%M")

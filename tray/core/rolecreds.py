@@ -14,7 +14,7 @@ from pathlib import Path
 
 from tray.core import paths
 from tray.core.config import SsoSession
-from tray.core.credentials import RoleCredentials
+from tray.core.credentials import RoleCredentials, utcnow
 from tray.core.errors import AwsError
 
 REUSE_MARGIN = timedelta(minutes=5)
@@ -52,7 +52,7 @@ def fetch(session: SsoSession, account_id: str, role_name: str, now: datetime | 
     from tray.core.fileio import write_json
     from tray.core.sessions import valid_token
 
-    now = now or _utcnow()
+    now = now or utcnow()
     token = valid_token(session, now)
     sso = aws.client("sso", session.region)
     what = f"getting credentials for {role_name} in {account_id}"
@@ -76,12 +76,8 @@ def fetch(session: SsoSession, account_id: str, role_name: str, now: datetime | 
 
 def get(session: SsoSession, account_id: str, role_name: str, now: datetime | None = None, margin: timedelta = REUSE_MARGIN) -> RoleCredentials:
     """Credentials for the role good for more than `margin`: from the cache, else from GetRoleCredentials."""
-    now = now or _utcnow()
+    now = now or utcnow()
     return read_cached(session, account_id, role_name, now, margin) or fetch(session, account_id, role_name, now)
-
-
-def _utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 def forget_all() -> int:

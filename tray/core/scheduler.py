@@ -13,7 +13,7 @@ import threading
 from datetime import datetime
 from typing import Callable
 
-from tray.core.tokens import utcnow
+from tray.core.credentials import utcnow
 
 log = logging.getLogger(__name__)
 MAX_SLEEP = 60.0

@@ -25,6 +25,7 @@ from urllib.parse import parse_qs, urlencode, urlparse
 
 from tray.core import aws
 from tray.core.config import SsoSession
+from tray.core.credentials import utcnow
 from tray.core.errors import NotSignedIn
 from tray.core.fileio import file_lock
 from tray.core.tokens import (
@@ -35,7 +36,6 @@ from tray.core.tokens import (
     read_token,
     registration_cache_path,
     token_from_response,
-    utcnow,
     write_registration,
     write_token,
 )
@@ -145,12 +145,17 @@ def _open_browser(url: str) -> None:
         pass
 
 
-def _wait(options: SignInOptions, seconds: float) -> None:
-    if options.cancel is not None:
-        if options.cancel.wait(seconds):
-            raise NotSignedIn("the sign-in was cancelled")
+def _wait(options: SignInOptions, seconds: float, done: threading.Event | None = None) -> None:
+    """Wait `seconds`, or less once `done` is set; NotSignedIn if the tray cancels the sign-in."""
+    cancel = options.cancel
+    if done is not None:
+        done.wait(seconds)
+    elif cancel is not None:
+        cancel.wait(seconds)
     else:
         time.sleep(seconds)
+    if cancel is not None and cancel.is_set():
+        raise NotSignedIn("the sign-in was cancelled")
 
 
 # --- the authorization-code flow with PKCE --------------------------------------------------------
@@ -236,7 +241,7 @@ def _pkce_flow(session: SsoSession, options: SignInOptions) -> Token:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise NotSignedIn(f"the sign-in to {session.name} timed out after {options.timeout:.0f} s with no answer from the browser")
-            _wait_event(callback.done, options, min(left, 0.5))
+            _wait(options, min(left, 0.5), callback.done)
     finally:
         callback.close()
     if callback.code is None:
@@ -252,12 +257,6 @@ def _pkce_flow(session: SsoSession, options: SignInOptions) -> Token:
             codeVerifier=verifier,
         )
     return token_from_response(session, response, now, reg)
-
-
-def _wait_event(event: threading.Event, options: SignInOptions, seconds: float) -> None:
-    if options.cancel is not None and options.cancel.is_set():
-        raise NotSignedIn("the sign-in was cancelled")
-    event.wait(seconds)
 
 
 # --- the device authorization flow ----------------------------------------------------------------

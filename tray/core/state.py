@@ -89,6 +89,13 @@ class State:
         return s.state if s else SIGNED_OUT
 
 
+def clock_time(t: datetime, now: datetime | None = None) -> str:
+    """A time as the person reads it: local `17:42`, with the weekday when it is not today."""
+    local = t.astimezone()
+    today = (now or datetime.now(local.tzinfo)).astimezone().date()
+    return local.strftime("%H:%M") if local.date() == today else local.strftime("%a %H:%M")
+
+
 def describe_left(delta: timedelta) -> str:
     """`5h 12m`, `3m`, `45s`: how long is left, as the menu and `status` say it."""
     seconds = int(delta.total_seconds())

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from tray.core import paths
@@ -192,7 +192,3 @@ def token_from_response(session: SsoSession, response: dict, now: datetime, reg:
     if reg is not None:
         token = replace(token, client_id=reg.client_id, client_secret=reg.client_secret, registration_expires_at=reg.expires_at)
     return token
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)

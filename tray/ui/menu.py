@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Callable, Protocol, Sequence
 
-from tray.core.state import ERROR, EXPIRED, EXPIRING, SIGNED_OUT, SIGNING_IN, VALID, AccountView, RoleView, SessionView, State, describe_left
+from tray.core.state import ERROR, EXPIRED, EXPIRING, SIGNED_OUT, SIGNING_IN, VALID, AccountView, RoleView, SessionView, State, clock_time, describe_left
 
 FORMATS = ("bash", "zsh", "sh", "fish", "powershell", "cmd", "dotenv", "json")
 ACCOUNTS_INLINE = 15  # up to this many accounts sit in the menu itself; more are split into submenus
@@ -68,20 +68,15 @@ def _clip(text: str) -> str:
     return text if len(text) <= MAX_TEXT else text[: MAX_TEXT - 1] + "…"
 
 
-def _clock(t: datetime, now: datetime) -> str:
-    local = t.astimezone()
-    return local.strftime("%H:%M") if local.date() == now.astimezone().date() else local.strftime("%a %H:%M")
-
-
 def status_text(s: SessionView, now: datetime) -> str:
     """`dev — 5h 12m left, until 17:42`, `dev — signed out`, …"""
     if s.state == SIGNING_IN:
         return f"{s.name} — signing in…"
     if s.state in (VALID, EXPIRING) or (s.state == ERROR and s.expires_at and s.expires_at > now):
-        text = f"{s.name} — {describe_left(s.expires_at - now)} left, until {_clock(s.expires_at, now)}"
+        text = f"{s.name} — {describe_left(s.expires_at - now)} left, until {clock_time(s.expires_at, now)}"
         return text + (" (problem)" if s.state == ERROR else "")
     if s.state == EXPIRED or (s.expires_at is not None and s.expires_at <= now):
-        return f"{s.name} — expired at {_clock(s.expires_at, now)}"
+        return f"{s.name} — expired at {clock_time(s.expires_at, now)}"
     return f"{s.name} — signed out" + (" (problem)" if s.state == ERROR else "")
 
 
