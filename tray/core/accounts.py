@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -24,7 +25,7 @@ from tray.core.ratelimit import AdaptiveRateLimiter, backoff_delay
 from tray.core.credentials import utcnow
 from tray.core.tokens import Token
 
-WORKERS = 16
+WORKERS = 32
 PAGE_SIZE = 100
 MAX_ATTEMPTS = 10
 THROTTLE_CODES = ("TooManyRequestsException", "ThrottlingException")
@@ -107,7 +108,7 @@ class _Caller:
         method = getattr(self.client, operation)
         what = f"listing the accounts of {self.session.name}"
         for attempt in range(MAX_ATTEMPTS):
-            self.limiter.acquire()
+            sent = self.limiter.acquire()
             with self._lock:
                 self.calls += 1
             try:
@@ -116,38 +117,43 @@ class _Caller:
                 if aws.error_code(e) in THROTTLE_CODES:
                     with self._lock:
                         self.throttled += 1
-                    self.limiter.throttled()
+                    self.limiter.throttled(sent)
                     time.sleep(backoff_delay(attempt))
                     continue
                 raise aws.translate(e, what, self.session.login_hint) from None
-            self.limiter.success()
+            self.limiter.success(sent)
             return response
         raise AwsError(f"{what}: AWS kept throttling the requests after {MAX_ATTEMPTS} attempts; try again in a minute")
 
-    def pages(self, operation: str, key: str, **kwargs) -> list[dict]:
-        items: list[dict] = []
+    def pages(self, operation: str, key: str, **kwargs) -> Iterator[list[dict]]:
         next_token = None
         while True:
             extra = {"nextToken": next_token} if next_token else {}
             response = self.call(operation, maxResults=PAGE_SIZE, **kwargs, **extra)
-            items.extend(response.get(key, []))
+            yield response.get(key, [])
             next_token = response.get("nextToken")
             if not next_token:
-                return items
+                return
 
 
 def discover(session: SsoSession, token: Token, *, workers: int = WORKERS, limiter: AdaptiveRateLimiter | None = None) -> Discovery:
     """All accounts and roles of the session (all pages), cached on disk before it returns."""
     started = utcnow()
     caller = _Caller(session, token, workers, limiter or AdaptiveRateLimiter())
-    infos = caller.pages("list_accounts", "accountList")
 
     def roles_of(info: dict) -> Account:
-        roles = caller.pages("list_account_roles", "roleList", accountId=info["accountId"])
-        return Account(info["accountId"], info.get("accountName") or info["accountId"], info.get("emailAddress", ""), tuple(r["roleName"] for r in roles))
+        roles = [r["roleName"] for page in caller.pages("list_account_roles", "roleList", accountId=info["accountId"]) for r in page]
+        return Account(info["accountId"], info.get("accountName") or info["accountId"], info.get("emailAddress", ""), tuple(roles))
 
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="discover") as pool:
-        accounts = list(pool.map(roles_of, infos))
+        # the roles of a page's accounts are fetched while the next page of accounts is listed
+        pending = []
+        try:
+            pending += (pool.submit(roles_of, info) for page in caller.pages("list_accounts", "accountList") for info in page)
+            accounts = [f.result() for f in pending]
+        except BaseException:
+            pool.shutdown(cancel_futures=True)  # one failure fails the discovery: no more calls
+            raise
     accounts.sort(key=lambda a: (a.name.lower(), a.account_id))
     discovery = Discovery(session.name, session.start_url, started, accounts, caller.calls, caller.throttled)
     write_cache(session, discovery)

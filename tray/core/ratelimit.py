@@ -1,99 +1,209 @@
-"""Pacing many calls against a rate limit we cannot see: a token bucket whose rate adapts.
+"""Pacing many calls against a rate limit we cannot see.
 
-Window by window (a quarter second, or longer until it holds enough calls) the limiter compares the
-share of throttled calls with what it expects:
-- no excess throttling: the rate grows, by half per window until the first real throttle (slow start),
-  then by a little (additive increase); it only grows while the calls actually use it;
-- excess throttling: the rate is cut to just under the success rate achieved, which is where a server's
-  rate limit shows itself, and the next window is left to settle;
-- a cut that left the throttled share about where it was and lost successes shows that the throttling
-  has nothing to do with our rate (random rejections, a noisy neighbour): against a rate limit, fewer
-  calls get as many through. The cut is undone and that share becomes the expected baseline, so such
-  throttling costs retries but never stalls the work.
+Calls are paced at `rate` calls a second. A server's rate limit is a token bucket: a burst, then a
+steady refill. It shows itself only by throttling, and every throttle says the same thing: the bucket
+was empty when that call arrived. Between two such moments, the calls that got through are exactly
+what the bucket refilled, so successes counted from the first throttle, divided by the time since,
+measure the limit, more precisely the longer the count runs. The limiter works with that:
+
+- start: the rate doubles every `DOUBLING` seconds while it is what holds the calls back;
+- a throttle of a call sent since the rate last changed (older calls were paced by an older rate)
+  sets the rate just under the estimated limit. The first estimate assumes the bucket held about a
+  second's worth of calls (`BURST`); each later throttle refines it, weighing the first estimate as one
+  more second of evidence;
+- afterwards the rate creeps up (`PROBE` a second) while nothing is throttled, so a limit that was
+  underestimated, or raised, is found again;
+- a cut is judged by the calls sent after it: if they are throttled about as often as the ones sent
+  between the throttle and the cut, the throttling has nothing to do with our pace (random rejections,
+  a noisy neighbour). The cut is undone and that share becomes the baseline, above which throttling
+  must rise before the rate is cut again. Such throttling then costs retries, never the pace.
 """
 
 from __future__ import annotations
 
+import math
 import random
 import threading
 import time
+from collections import deque
 
-INITIAL_RATE = 50.0  # calls per second before anything is known
-WINDOW = 0.25  # seconds per measurement window, at least
-MIN_SAMPLES = 20  # calls a window needs before it is judged
-SLOW_START = 1.5  # growth per window until the first real throttle
-RAISE = 0.05  # calls/s added per window afterwards
-CUT = 0.95  # a throttled window sets the rate to this share of the success rate achieved
-TOLERANCE = 0.02  # throttled share above the baseline that counts as excess
-SAME = (0.5, 1.5)  # a throttled share in this ratio to the one before a cut means "unchanged"
-LOST = 0.9  # a cut that leaves fewer successes per second than this share of before lost throughput
+INITIAL_RATE = 40.0  # calls per second before anything is known
+DOUBLING = 0.25  # seconds per doubling of the rate until the first throttle
+STEP = 0.05  # seconds between changes of a growing rate
+BURST = 1.0  # seconds of calls a server's bucket is assumed to hold, for the first estimate
+CUT = 0.92  # the rate as a share of the estimated limit
+QUIET = 5.0  # seconds without a throttle after which the rate probes for more
+PROBE = 0.05  # relative growth per second while probing
+JUDGE = 10  # calls sent after a cut that must complete before it is judged
+SAME = 0.6  # a throttled share after a cut at least this share of the one before: not our pace
+NOISE = 0.1  # throttled share after a cut below this always clears it; above the baseline: excess
+RECENT = 40  # completions whose throttled share is compared with the baseline
+SIGMAS = 2.5  # ... and how far above it, in standard deviations of that share, is excess
+MIN_BURST = 10  # successes before a throttle is looked at; until then it halves the rate
+LOOK = 1.0  # seconds new calls are held at most while the first throttle is looked at
+LOOK_SHARE = 0.6  # share of the calls then in flight that must be throttled to show a rate limit
 
 
 class AdaptiveRateLimiter:
-    def __init__(self, rate: float = INITIAL_RATE, *, floor: float = 1.0, clock=time.monotonic, sleep=time.sleep):
+    def __init__(self, rate: float = INITIAL_RATE, *, floor: float = 1.0, clock=time.monotonic, wait=None):
         self.rate = rate
         self.floor = floor
+        self.limit: float | None = None  # estimated limit, calls per second
+        self.baseline = 0.0  # throttled share that does not depend on our pace
         self._clock = clock
-        self._sleep = sleep
-        self._lock = threading.Lock()
+        self._cond = threading.Condition()
+        self._wait = wait or self._cond.wait  # (timeout): returns early when the rate changes
+        self._since: tuple[float, int] | None = None  # time and successes the limit is estimated from
+        self._grown = self._changed = clock()
         self._next = 0.0  # when the next call may start
-        self._window_start = clock()
-        self._ok = self._throttled = 0
-        self._slow_start = True
-        self._settling = True  # the first window mixes in the calls still in flight
-        self._trial: tuple[float, float, float, bool] | None = None  # rate, throttled share, successes/s, slow start: before the cut
-        self.baseline = 0.0  # throttled share that does not depend on our rate
+        self._plan = 0  # turns are planned at one rate; a new rate plans them again
+        self._ok = 0  # successes so far
+        self._first: tuple[float, int, float] | None = None  # time, successes and estimate at the first throttle
+        self._recent: deque[bool] = deque(maxlen=RECENT)  # throttled? of the latest completions
+        self._trial: _Trial | None = None
+        self._in_flight: list[float] = []  # send times of the calls not yet answered
+        self._look: _Look | None = None
 
-    def acquire(self) -> None:
-        with self._lock:
-            now = self._clock()
-            self._close_window(now)
-            start = max(now, self._next)
-            self._next = start + 1.0 / self.rate
-        if start > now:
-            self._sleep(start - now)
+    def acquire(self) -> float:
+        """Waits for the call's turn; returns the time it was sent, to pass to success()/throttled()."""
+        with self._cond:
+            while True:
+                now = self._clock()
+                if self._since is None:
+                    self._since = (now, 0)
+                start = max(now, self._next)
+                if start > now:  # the pace is what holds calls back
+                    self._grow(now)
+                    start = max(now, self._next)
+                self._next = start + 1.0 / self.rate
+                plan = self._plan
+                while now < start and plan == self._plan:
+                    self._wait(start - now)
+                    now = self._clock()
+                if plan == self._plan:
+                    self._in_flight.append(start)
+                    return start
+                # the rate changed while this call waited for a turn given by the old one: ask again
 
-    def success(self) -> None:
-        with self._lock:
+    def _grow(self, now: float) -> None:
+        elapsed = now - self._grown
+        if elapsed < STEP:
+            return
+        if self.limit is None:
+            self.rate *= 2 ** (elapsed / DOUBLING)
+        elif now - self._changed >= QUIET:
+            self.rate *= (1 + PROBE) ** elapsed
+        else:
+            self._grown = now
+            return
+        self._replan(now, now)
+
+    def _replan(self, now: float, first: float) -> None:
+        """A new rate: the waiting calls ask for turns again, the first of them at `first`."""
+        self._grown = now
+        self._next = first
+        self._plan += 1
+        self._cond.notify_all()
+
+    def success(self, sent: float) -> None:
+        with self._cond:
             self._ok += 1
+            self._completed(sent, False)
 
-    def throttled(self) -> None:
-        with self._lock:
-            self._throttled += 1
-
-    def _close_window(self, now: float) -> None:
-        elapsed = now - self._window_start
-        if elapsed < WINDOW or self._ok + self._throttled < MIN_SAMPLES:
-            return
-        ok, throttled = self._ok, self._throttled
-        self._window_start, self._ok, self._throttled = now, 0, 0
-        if self._settling:  # calls sent before the last cut are still landing
-            self._settling = False
-            return
-        done = ok + throttled  # judged by the calls that completed in the window
-        if done == 0:
-            return
-        share = throttled / done
-        ok_rate = ok / elapsed
-        if self._trial is not None:
-            before, share_before, ok_before, slow = self._trial
-            self._trial = None
-            unchanged = SAME[0] * share_before <= share <= SAME[1] * share_before + TOLERANCE
-            if unchanged and ok_rate < LOST * ok_before:  # the cut did not help: undo it
-                self.rate, self.baseline, self._slow_start = before, (share + share_before) / 2, slow
+    def throttled(self, sent: float) -> None:
+        with self._cond:
+            self._completed(sent, True)
+            if sent < self._changed:  # paced by a rate that is gone
                 return
-        in_use = done / elapsed >= 0.5 * self.rate  # below that, our pace is not what the server sees
-        excess = share - self.baseline > max(TOLERANCE, 0.5 * self.baseline)
-        if excess and in_use:
-            self._trial = (self.rate, share, ok_rate, self._slow_start)
-            self.rate = max(self.floor, ok_rate * CUT)
-            self._slow_start = False
-            self._settling = True
-            self._next = now + 1.0 / self.rate
-        elif not excess and in_use:  # only a rate in use is worth raising
-            self.rate = self.rate * SLOW_START if self._slow_start else self.rate + RAISE
+            if self.baseline and not self._excess():
+                return  # no more than the throttling that has nothing to do with us
+            now = self._clock()
+            if self._first is None and self._ok - self._since[1] < MIN_BURST:
+                # too few calls through to tell a small bucket from a stray refusal: just back off
+                self.rate = max(self.floor, self.rate / 2)
+                self._changed = now
+                self._replan(now, now + 1.0 / self.rate)
+                return
+            if self.limit is not None or self._look is not None:
+                self._cut(sent)
+                return
+            # the first sign of a limit: hold back new calls until those already sent show how often
+            # they are throttled, which tells a rate limit (most of them) from a stray refusal
+            pending = sum(t > sent for t in self._in_flight)
+            if not pending:
+                self._cut(sent)
+                return
+            self._look = _Look(sent, now, pending)
+            self._changed = now
+            self._replan(now, now + LOOK)
+
+    def _excess(self) -> bool:
+        """Whether the latest completions were throttled clearly more often than the baseline."""
+        n, b = len(self._recent), self.baseline
+        return sum(self._recent) / n > b + max(NOISE, SIGMAS * math.sqrt(b * (1 - b) / n))
+
+    def _cut(self, sent: float) -> None:
+        now = self._clock()
+        if self._first is None:
+            since, ok = self._since
+            estimate = (self._ok - ok) / (now - since + BURST)
+            self._first = (now, self._ok, estimate)
+        else:
+            at, ok, first = self._first
+            estimate = (self._ok - ok + first * BURST) / (now - at + BURST)
+        if self._trial is None:
+            self._trial = _Trial(self.rate, self.limit, now, sum(self._recent) / len(self._recent))
+        self.limit = estimate
+        self.rate = max(self.floor, CUT * estimate)
+        self._changed = now
+        self._replan(now, now + 1.0 / self.rate)  # the bucket is empty: wait for a token
+
+    def _completed(self, sent: float, throttled: bool) -> None:
+        self._in_flight.remove(sent)
+        self._recent.append(throttled)
+        look = self._look
+        if look is not None and look.sent < sent < look.at:
+            look.outcomes.append(throttled)
+            if len(look.outcomes) == look.pending:
+                self._look = None
+                if sum(look.outcomes) >= max(1, LOOK_SHARE * look.pending):
+                    self._cut(look.sent)
+                else:
+                    self.baseline = max(self.baseline, sum(self._recent) / len(self._recent))
+                    self._replan(self._clock(), self._clock())
+        trial = self._trial
+        if trial is None:
+            return
+        if sent >= trial.cut:
+            trial.after.append(throttled)
+        if len(trial.after) < JUDGE:
+            return
+        self._trial = None
+        share = sum(trial.after) / len(trial.after)
+        if share > NOISE and share >= SAME * trial.before:  # cutting did not help: undo it
+            self.rate, self.limit, self.baseline = trial.rate, trial.limit, share
+            self._changed = self._clock()
+            self._first, self._since = None, (self._changed, self._ok)  # those throttles measured nothing
+            self._replan(self._changed, self._changed)
 
 
-def backoff_delay(attempt: int, base: float = 0.2, cap: float = 5.0) -> float:
+class _Look:
+    """The first throttle being looked at: the calls sent after the throttled one, before `at`."""
+
+    def __init__(self, sent: float, at: float, pending: int):
+        self.sent, self.at, self.pending = sent, at, pending
+        self.outcomes: list[bool] = []
+
+
+class _Trial:
+    """A cut being judged: the rate and limit before it, the throttled share of the latest completions
+    then, and the outcomes of the calls sent after it."""
+
+    def __init__(self, rate: float, limit: float | None, cut: float, before: float):
+        self.rate, self.limit, self.cut, self.before = rate, limit, cut, before
+        self.after: list[bool] = []
+
+
+def backoff_delay(attempt: int, base: float = 0.2, cap: float = 2.0) -> float:
     """Exponential backoff with jitter: attempt 0 waits about `base`, doubling up to `cap`."""
     return min(cap, base * (2 ** attempt)) * random.uniform(0.5, 1.0)
