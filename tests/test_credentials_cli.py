@@ -99,6 +99,18 @@ def test_credentials_cached_by_the_aws_cli_are_reused_without_a_call(signed_in, 
     assert "ASIAFROMAWSCLI00000" not in again.stdout and signed_in.calls() == {"GetRoleCredentials": 1}
 
 
+def test_export_from_the_cache_imports_no_aws_sdk(signed_in):
+    """SPEC §5: answered from disk, with botocore's config loader but no SDK; nor dataclasses (tray/cli.py)."""
+    assert run_cli("export", "dev-admin").returncode == 0
+    code = "import sys; from tray.cli import main; main(['export', 'dev-admin']); print(*sys.modules, file=sys.stderr)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.stdout.startswith("export AWS_ACCESS_KEY_ID=")
+    modules = set(result.stderr.split())
+    assert "botocore.configloader" in modules
+    assert not modules & {"boto3", "botocore.session", "botocore.client", "dataclasses"}
+    assert signed_in.calls() == {"GetRoleCredentials": 1}
+
+
 def test_profile_by_account_id_and_by_account_name(signed_in, tmp_path):
     second = sim_accounts(signed_in)[1]
     by_id = run_cli("export", f"{second.account_id}/{second.roles[1]}", "--format", "json")

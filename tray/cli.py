@@ -1,6 +1,10 @@
 """The command line: parse flags, call one plain function of tray.core, print, exit with SPEC §3's codes.
 
 Kept light on purpose: nothing here imports boto3; the engine loads it only when a command calls AWS.
+An `export` answered from the cache is over in a few tens of milliseconds, most of them imports, so
+what it loads (config, profiles, credentials, settings, exports) keeps its records in namedtuples and
+plain classes: importing dataclasses (and inspect with it) would add a tenth to its time, and
+typing.NamedTuple about half as much.
 """
 
 from __future__ import annotations
@@ -11,7 +15,6 @@ import os
 import sys
 from tray import __version__
 from tray.core.errors import TrayError, UsageError
-from tray.core.state import clock_time
 
 
 def _print_err(message: str) -> None:
@@ -23,7 +26,7 @@ def _print_err(message: str) -> None:
 
 def cmd_login(args) -> int:
     from tray.core.config import AwsConfig
-    from tray.core.state import describe_left
+    from tray.core.state import clock_time, describe_left
     from tray.core.signin import SignInOptions, login
     from tray.core.credentials import utcnow
 
@@ -58,7 +61,7 @@ def cmd_logout(args) -> int:
 def cmd_status(args) -> int:
     from tray.core.config import AwsConfig
     from tray.core.sessions import VALID, session_status
-    from tray.core.state import describe_left
+    from tray.core.state import clock_time, describe_left
     from tray.core.credentials import utcnow
 
     config = AwsConfig.load()
@@ -155,6 +158,7 @@ def cmd_export(args) -> int:
     text = format_credentials(creds, fmt, profile.region)
     if args.copy:
         from tray.core.clipboard import copy_secret
+        from tray.core.state import clock_time
 
         copy_secret(text, settings.clear_clipboard_after or None)
         cleared = f"; cleared in {settings.clear_clipboard_after} s" if settings.clear_clipboard_after else ""
@@ -167,6 +171,7 @@ def cmd_export(args) -> int:
 def cmd_write(args) -> int:
     from tray.core.credfile import credential_values, write_profile
     from tray.core.paths import credentials_file
+    from tray.core.state import clock_time
 
     profile, creds = _role_credentials(args)
     name = args.as_name or profile.name
@@ -226,78 +231,78 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see `{self.prog} --help`)")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser of every command or, given a command's name, of that command alone (building the other
+    ten is a measurable part of a cached `export`). Usage errors and --help read the same either way."""
     parser = _Parser(prog="sso-tray", description="AWS IAM Identity Center (AWS SSO) in your system tray and terminal.")
     parser.add_argument("--version", action="version", version=f"sso-tray {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    p = sub.add_parser("run", help="start the tray (the default)")
-    p.set_defaults(func=cmd_run)
+    def add(name: str, func, help: str, **kwargs) -> argparse.ArgumentParser | None:
+        if command not in (None, name):
+            return None
+        p = sub.add_parser(name, help=help, **kwargs)
+        p.set_defaults(func=func)
+        return p
 
-    p = sub.add_parser("demo", help="the tray on a built-in Identity Center simulator and a throw-away HOME")
-    p.add_argument("--accounts", type=int, default=25, metavar="N", help="how many accounts the simulator has (default 25)")
-    p.add_argument("--no-tray", action="store_true", help="sign in and print the status, without starting the tray")
-    p.set_defaults(func=cmd_demo)
+    add("run", cmd_run, "start the tray (the default)")
 
-    p = sub.add_parser("login", help="sign in to an SSO session (browser, PKCE; or --device-code)")
-    group = p.add_mutually_exclusive_group()
-    group.add_argument("--sso-session", metavar="NAME", help="the [sso-session NAME] to sign in to")
-    group.add_argument("--profile", metavar="P", help="sign in to the session this profile uses")
-    p.add_argument("--device-code", action="store_true", help="use the device authorization flow")
-    p.add_argument("--no-browser", action="store_true", help="print the sign-in URL instead of opening a browser")
-    p.add_argument("--timeout", type=float, default=600, metavar="SECONDS", help="give up after this long (default 600)")
-    p.set_defaults(func=cmd_login)
+    if p := add("demo", cmd_demo, "the tray on a built-in Identity Center simulator and a throw-away HOME"):
+        p.add_argument("--accounts", type=int, default=25, metavar="N", help="how many accounts the simulator has (default 25)")
+        p.add_argument("--no-tray", action="store_true", help="sign in and print the status, without starting the tray")
 
-    p = sub.add_parser("logout", help="sign out: call Logout and remove the cached token")
-    p.add_argument("--sso-session", metavar="NAME", help="only this session (default: all)")
-    p.set_defaults(func=cmd_logout)
+    if p := add("login", cmd_login, "sign in to an SSO session (browser, PKCE; or --device-code)"):
+        group = p.add_mutually_exclusive_group()
+        group.add_argument("--sso-session", metavar="NAME", help="the [sso-session NAME] to sign in to")
+        group.add_argument("--profile", metavar="P", help="sign in to the session this profile uses")
+        p.add_argument("--device-code", action="store_true", help="use the device authorization flow")
+        p.add_argument("--no-browser", action="store_true", help="print the sign-in URL instead of opening a browser")
+        p.add_argument("--timeout", type=float, default=600, metavar="SECONDS", help="give up after this long (default 600)")
 
-    p = sub.add_parser("status", help="each session's status and time left (exit 3 if any is not signed in)")
-    p.add_argument("--json", action="store_true", help="a JSON object: {\"sessions\": [...]}")
-    p.set_defaults(func=cmd_status)
+    if p := add("logout", cmd_logout, "sign out: call Logout and remove the cached token"):
+        p.add_argument("--sso-session", metavar="NAME", help="only this session (default: all)")
 
-    p = sub.add_parser("profiles", help="configured profiles and every account/role of the signed-in sessions")
-    p.add_argument("--json", action="store_true", help="a JSON object: {\"profiles\": [...], \"sessions\": [...]}")
-    p.add_argument("--refresh", action="store_true", help="list the accounts and roles again instead of using the cache")
-    p.add_argument("--sso-session", metavar="NAME", help="only this session")
-    p.set_defaults(func=cmd_profiles)
+    if p := add("status", cmd_status, "each session's status and time left (exit 3 if any is not signed in)"):
+        p.add_argument("--json", action="store_true", help="a JSON object: {\"sessions\": [...]}")
 
-    p = sub.add_parser("export", help="print (or --copy) the shell lines that set a profile's credentials")
-    p.add_argument("profile", metavar="PROFILE", help="a profile name, ACCOUNT_ID/ROLE_NAME or ACCOUNT_NAME/ROLE_NAME")
-    p.add_argument("--format", metavar="F", help="bash (default on POSIX), zsh, sh, fish, powershell, cmd, dotenv or json")
-    p.add_argument("--copy", action="store_true", help="put the lines on the clipboard instead of printing them")
-    p.add_argument("--sso-session", metavar="NAME", help="the session to use where several are configured")
-    p.set_defaults(func=cmd_export)
+    if p := add("profiles", cmd_profiles, "configured profiles and every account/role of the signed-in sessions"):
+        p.add_argument("--json", action="store_true", help="a JSON object: {\"profiles\": [...], \"sessions\": [...]}")
+        p.add_argument("--refresh", action="store_true", help="list the accounts and roles again instead of using the cache")
+        p.add_argument("--sso-session", metavar="NAME", help="only this session")
 
-    p = sub.add_parser("write", help="write a profile's credentials to the shared credentials file")
-    p.add_argument("profile", metavar="PROFILE")
-    p.add_argument("--as", dest="as_name", metavar="NAME", help="the section name to write (default: PROFILE)")
-    p.add_argument("--sso-session", metavar="NAME")
-    p.set_defaults(func=cmd_write)
+    if p := add("export", cmd_export, "print (or --copy) the shell lines that set a profile's credentials"):
+        p.add_argument("profile", metavar="PROFILE", help="a profile name, ACCOUNT_ID/ROLE_NAME or ACCOUNT_NAME/ROLE_NAME")
+        p.add_argument("--format", metavar="F", help="bash (default on POSIX), zsh, sh, fish, powershell, cmd, dotenv or json")
+        p.add_argument("--copy", action="store_true", help="put the lines on the clipboard instead of printing them")
+        p.add_argument("--sso-session", metavar="NAME", help="the session to use where several are configured")
 
-    p = sub.add_parser("credential-process", help="credentials as a credential_process program prints them")
-    p.add_argument("profile", metavar="PROFILE")
-    p.add_argument("--sso-session", metavar="NAME")
-    p.set_defaults(func=cmd_credential_process)
+    if p := add("write", cmd_write, "write a profile's credentials to the shared credentials file"):
+        p.add_argument("profile", metavar="PROFILE")
+        p.add_argument("--as", dest="as_name", metavar="NAME", help="the section name to write (default: PROFILE)")
+        p.add_argument("--sso-session", metavar="NAME")
 
-    p = sub.add_parser("autostart", help="start the tray at login: on, off, or status")
-    p.add_argument("action", choices=("on", "off", "status"))
-    p.set_defaults(func=cmd_autostart)
+    if p := add("credential-process", cmd_credential_process, "credentials as a credential_process program prints them"):
+        p.add_argument("profile", metavar="PROFILE")
+        p.add_argument("--sso-session", metavar="NAME")
 
-    p = sub.add_parser("simulator", help="run the built-in Identity Center simulator (see sso-tray simulator --help)", add_help=False)
-    p.add_argument("simulator_args", nargs=argparse.REMAINDER)
-    p.set_defaults(func=cmd_simulator)
+    if p := add("autostart", cmd_autostart, "start the tray at login: on, off, or status"):
+        p.add_argument("action", choices=("on", "off", "status"))
+
+    if p := add("simulator", cmd_simulator, "run the built-in Identity Center simulator (see sso-tray simulator --help)", add_help=False):
+        p.add_argument("simulator_args", nargs=argparse.REMAINDER)
+
+    if not sub.choices:  # `command` names no command: build them all, so that the usage error lists them
+        return build_parser()
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    parser = build_parser()
     if argv and argv[0] == "simulator":  # its own parser owns every flag after the word
         args = argparse.Namespace(func=cmd_simulator, simulator_args=argv[1:])
     else:
         try:
-            args = parser.parse_args(argv)
+            args = build_parser(argv[0] if argv else None).parse_args(argv)
         except UsageError as e:
             _print_err(str(e))
             return e.exit_code

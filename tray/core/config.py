@@ -8,7 +8,7 @@ Parsed by botocore's own loader, so sso-tray agrees with the AWS CLI on every fi
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from collections import namedtuple
 from pathlib import Path
 
 from tray.core import paths
@@ -17,13 +17,11 @@ from tray.core.errors import ConfigError, UsageError
 DEFAULT_SCOPES = ("sso:account:access",)
 
 
-@dataclass(frozen=True)
-class SsoSession:
-    name: str  # the sso-session name; for a legacy profile, its start URL
-    start_url: str
-    region: str
-    scopes: tuple[str, ...] = DEFAULT_SCOPES
-    legacy: bool = False
+# namedtuples and a plain class, not dataclasses: a cached `export` loads this module (see tray/cli.py)
+class SsoSession(namedtuple("SsoSession", "name start_url region scopes legacy", defaults=(DEFAULT_SCOPES, False))):
+    """`name` is the sso-session name, or for a legacy profile its start URL; `scopes` a tuple of str."""
+
+    __slots__ = ()
 
     @property
     def cache_key(self) -> str:
@@ -42,24 +40,21 @@ class SsoSession:
         return f"sso-tray login --sso-session {self.name}"
 
 
-@dataclass(frozen=True)
-class Profile:
-    name: str
-    session: SsoSession
-    account_id: str | None = None
-    role_name: str | None = None
-    region: str | None = None
+class Profile(namedtuple("Profile", "name session account_id role_name region", defaults=(None, None, None))):
+    """An SSO profile: its SsoSession, and the account, role and region it names (each may be None)."""
+
+    __slots__ = ()
 
     @property
     def has_role(self) -> bool:
         return bool(self.account_id and self.role_name)
 
 
-@dataclass
 class AwsConfig:
-    path: Path
-    sessions: dict[str, SsoSession] = field(default_factory=dict)
-    profiles: dict[str, Profile] = field(default_factory=dict)  # SSO profiles only
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.sessions: dict[str, SsoSession] = {}
+        self.profiles: dict[str, Profile] = {}  # SSO profiles only
 
     @classmethod
     def load(cls, path: Path | None = None) -> "AwsConfig":

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import namedtuple
 from datetime import datetime, timezone
 
 ISO_Z = "%Y-%m-%dT%H:%M:%SZ"
@@ -30,13 +30,11 @@ def parse_time(text: str) -> datetime:
     return t.astimezone(timezone.utc)
 
 
-@dataclass(frozen=True)
-class RoleCredentials:
-    access_key_id: str
-    secret_access_key: str
-    session_token: str
-    expiration: datetime  # aware, UTC
-    account_id: str | None = None
+# a namedtuple, not a dataclass: a cached `export` loads this module (see tray/cli.py)
+class RoleCredentials(namedtuple("RoleCredentials", "access_key_id secret_access_key session_token expiration account_id", defaults=(None,))):
+    """`expiration` is an aware datetime in UTC; `account_id` may be None."""
+
+    __slots__ = ()
 
     def __repr__(self) -> str:  # never show the secret parts, even in a traceback
         return f"RoleCredentials(access_key_id={self.access_key_id!r}, expiration={format_time(self.expiration)}, account_id={self.account_id!r})"

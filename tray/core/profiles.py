@@ -7,22 +7,18 @@ the same account and role, the configured name wins.
 
 from __future__ import annotations
 
+from collections import namedtuple
 from collections.abc import Callable
-from dataclasses import dataclass
 
-from tray.core.config import AwsConfig, SsoSession
+from tray.core.config import AwsConfig
 from tray.core.errors import UsageError
 
 
-@dataclass(frozen=True)
-class RoleProfile:
-    name: str
-    session: SsoSession
-    account_id: str
-    role_name: str
-    account_name: str | None = None
-    region: str | None = None
-    configured: bool = False
+# a namedtuple, not a dataclass: a cached `export` loads this module (see tray/cli.py)
+class RoleProfile(namedtuple("RoleProfile", "name session account_id role_name account_name region configured", defaults=(None, None, False))):
+    """A role a PROFILE argument can name; `configured` when it is a profile of the AWS config."""
+
+    __slots__ = ()
 
     def to_json(self) -> dict:
         return {

@@ -8,7 +8,6 @@ until the person changes a setting.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from tray.core import paths
@@ -21,15 +20,16 @@ def settings_path() -> Path:
     return paths.app_config_dir() / "settings.json"
 
 
-@dataclass
+# a plain class, not a dataclass: a cached `export` loads this module (see tray/cli.py)
 class Settings:
-    default_format: str | None = None  # None: the platform's shell (bash on POSIX, powershell on Windows)
-    warn_minutes: list[int] = field(default_factory=lambda: list(DEFAULT_WARN_MINUTES))
-    clear_clipboard_after: int = 90  # seconds; 0 = never clear
-    favourites: list[str] = field(default_factory=list)
-    pinned: list[str] = field(default_factory=list)  # profiles kept fresh in the credentials file
-    recent: list[str] = field(default_factory=list)
-    notifications: bool = True
+    def __init__(self) -> None:
+        self.default_format: str | None = None  # None: the platform's shell (bash on POSIX, powershell on Windows)
+        self.warn_minutes: list[int] = list(DEFAULT_WARN_MINUTES)
+        self.clear_clipboard_after = 90  # seconds; 0 = never clear
+        self.favourites: list[str] = []
+        self.pinned: list[str] = []  # profiles kept fresh in the credentials file
+        self.recent: list[str] = []
+        self.notifications = True
 
     @classmethod
     def load(cls, path: Path | None = None) -> "Settings":
@@ -42,10 +42,9 @@ class Settings:
             raise ConfigError(f"{path}: the settings file cannot be read ({type(e).__name__}); fix or remove it") from None
         if not isinstance(body, dict):
             raise ConfigError(f"{path}: the settings file must hold a JSON object")
-        known = {f.name: f for f in fields(cls)}
         settings = cls()
         for key, value in body.items():
-            if key not in known:
+            if key not in vars(settings):
                 continue  # a setting of a newer version: ignored
             default = getattr(settings, key)
             if default is not None and not isinstance(value, type(default)):
@@ -58,4 +57,4 @@ class Settings:
     def save(self, path: Path | None = None) -> None:
         from tray.core.fileio import write_json
 
-        write_json(path or settings_path(), asdict(self))
+        write_json(path or settings_path(), vars(self))
