@@ -1,6 +1,6 @@
 """sso-tray's benchmarks, side by side with the tools people would use instead.
 
-Run with `scripts/bench` (it installs the peers into .venv-peers). Prints one table and saves
+Run with `scripts/bench` (it installs the measured tools into .venv-bench). Prints one table and saves
 artifacts/bench.json. Every figure is a whole process (or, for the menu, a whole build), repeated
 after a warm-up, with min–max shown so the machine's noise is visible.
 """
@@ -23,8 +23,9 @@ sys.path.insert(0, str(HERE))
 
 from harness import Result, machine, repeat, save, table  # noqa: E402
 
-PY = sys.executable
-SSO_TRAY = [PY, "-m", "tray"]
+BENCH = ROOT / ".venv-bench" / "bin"  # the measured tools, installed as users install them (scripts/bench)
+PY = str(BENCH / "python") if (BENCH / "sso-tray").exists() else sys.executable
+SSO_TRAY = [str(BENCH / "sso-tray")] if (BENCH / "sso-tray").exists() else [PY, "-m", "tray"]
 START_URL = "https://bench.awsapps.com/start"
 LEGACY_URL = "https://bench-legacy.awsapps.com/start"
 
@@ -99,7 +100,7 @@ PEERS = True  # --no-peers: measure sso-tray alone
 def peer(name: str) -> str | None:
     if not PEERS:
         return None
-    exe = ROOT / ".venv-peers" / "bin" / name
+    exe = BENCH / name
     return str(exe) if exe.exists() else None
 
 
