@@ -7,16 +7,21 @@ what the bucket refilled, so successes counted from the first throttle, divided 
 measure the limit, more precisely the longer the count runs. The limiter works with that:
 
 - start: the rate doubles every `DOUBLING` seconds while it is what holds the calls back;
-- a throttle of a call sent since the rate last changed (older calls were paced by an older rate)
-  sets the rate just under the estimated limit. The first estimate assumes the bucket held about a
-  second's worth of calls (`BURST`); each later throttle refines it, weighing the first estimate as one
-  more second of evidence;
-- afterwards the rate creeps up (`PROBE` a second) while nothing is throttled, so a limit that was
-  underestimated, or raised, is found again;
-- a cut is judged by the calls sent after it: if they are throttled about as often as the ones sent
-  between the throttle and the cut, the throttling has nothing to do with our pace (random rejections,
-  a noisy neighbour). The cut is undone and that share becomes the baseline, above which throttling
-  must rise before the rate is cut again. Such throttling then costs retries, never the pace.
+- only a throttle of a call sent since the rate last changed counts (older calls were paced by a rate
+  that is gone); calls waiting for a turn given by an old rate ask again;
+- the first throttle is looked at before anything is cut: new calls are held until the ones already in
+  flight are answered. Against a bucket that has just run dry most of them are throttled too; a stray
+  refusal (random rejections, a noisy neighbour) comes alone. Strays set the baseline, the throttled
+  share that has nothing to do with our pace, above which throttling must rise to count again. (Before
+  `MIN_BURST` successes there is too little to tell: a throttle then just halves the rate.)
+- a rate limit sets the rate just under the estimated limit. The first estimate assumes the bucket held
+  about a second's worth of calls (`BURST`); each later throttle refines it, weighing the first estimate
+  as one more second of evidence;
+- afterwards the rate probes upwards (`PROBE` a second) after `QUIET` seconds without a throttle, so a
+  limit that was underestimated, or raised, is found again;
+- a cut is judged by the calls sent after it: if they are throttled about as often as the latest calls
+  were before it, the throttling has nothing to do with our pace; the cut is undone and that share
+  becomes the baseline. Such throttling then costs retries, never the pace.
 """
 
 from __future__ import annotations
