@@ -90,14 +90,19 @@ def table(results: list[Result], pairs: dict[str, str] | None = None) -> str:
             ratio_r = f"{statistics.median(mine.rss) / statistics.median(r.rss):.2f}"
         notes = ", ".join(f"{k}={v}" for k, v in r.extra.items())
         if r.samples:
-            rows.append((r.scenario, r.tool, f"{s['wall_median_s'] * 1000:.0f} ms", f"{s['wall_min_s'] * 1000:.0f}–{s['wall_max_s'] * 1000:.0f}",
-                         f"{s['rss_median_mib']:.1f}", ratio_t, ratio_r, notes))
+            rss = f"{s['rss_median_mib']:.1f}" if s["rss_median_mib"] else ""  # in-process figures have none
+            rows.append((r.scenario, r.tool, f"{_ms(s['wall_median_s'])} ms", f"{_ms(s['wall_min_s'])}–{_ms(s['wall_max_s'])}",
+                         rss, ratio_t, ratio_r, notes))
         else:
             rows.append((r.scenario, r.tool, "", "", "", "", "", notes))
     widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1000:.2f}" if seconds < 0.01 else f"{seconds * 1000:.0f}"
 
 
 def save(results: list[Result], path: Path, machine: dict) -> None:

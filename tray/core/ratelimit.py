@@ -16,9 +16,12 @@ measure the limit, more precisely the longer the count runs. The limiter works w
   `MIN_BURST` successes there is too little to tell: a throttle then just halves the rate.)
 - a rate limit sets the rate just under the estimated limit. The first estimate assumes the bucket held
   about a second's worth of calls (`BURST`); each later throttle refines it, weighing the first estimate
-  as one more second of evidence;
+  as one more second of evidence; after `HORIZON` seconds the refined estimate becomes the prior, so a
+  limit that changes is followed;
 - afterwards the rate probes upwards (`PROBE` a second) after `QUIET` seconds without a throttle, so a
-  limit that was underestimated, or raised, is found again;
+  limit that was underestimated, or raised, is found again; quickly (`PROBE_FIRST`) while the estimate
+  rests on the assumption more than on a measurement, since a bucket that was not full at the start
+  (a second run straight after the first) makes the first estimate low;
 - a cut is judged by the calls sent after it: if they are throttled about as often as the latest calls
   were before it, the throttling has nothing to do with our pace; the cut is undone and that share
   becomes the baseline. Such throttling then costs retries, never the pace.
@@ -39,6 +42,8 @@ BURST = 1.0  # seconds of calls a server's bucket is assumed to hold, for the fi
 CUT = 0.92  # the rate as a share of the estimated limit
 QUIET = 5.0  # seconds without a throttle after which the rate probes for more
 PROBE = 0.05  # relative growth per second while probing
+HORIZON = 10.0  # seconds of throttles the estimate counts before it becomes the prior of the next
+QUIET_FIRST, PROBE_FIRST = 1.0, 0.25  # the same while the limit rests mostly on the BURST assumption
 JUDGE = 10  # calls sent after a cut that must complete before it is judged
 SAME = 0.6  # a throttled share after a cut at least this share of the one before: not our pace
 NOISE = 0.1  # throttled share after a cut below this always clears it; above the baseline: excess
@@ -63,7 +68,8 @@ class AdaptiveRateLimiter:
         self._next = 0.0  # when the next call may start
         self._plan = 0  # turns are planned at one rate; a new rate plans them again
         self._ok = 0  # successes so far
-        self._first: tuple[float, int, float] | None = None  # time, successes and estimate at the first throttle
+        self._first: tuple[float, int, float] | None = None  # time, successes and estimate the estimate counts from
+        self._measured = False  # whether the estimate rests on a second throttle at least BURST later
         self._recent: deque[bool] = deque(maxlen=RECENT)  # throttled? of the latest completions
         self._trial: _Trial | None = None
         self._in_flight: list[float] = []  # send times of the calls not yet answered
@@ -94,10 +100,11 @@ class AdaptiveRateLimiter:
         elapsed = now - self._grown
         if elapsed < STEP:
             return
+        quiet, probe = (QUIET, PROBE) if self._measured else (QUIET_FIRST, PROBE_FIRST)
         if self.limit is None:
             self.rate *= 2 ** (elapsed / DOUBLING)
-        elif now - self._changed >= QUIET:
-            self.rate *= (1 + PROBE) ** elapsed
+        elif now - self._changed >= quiet:
+            self.rate *= (1 + probe) ** elapsed
         else:
             self._grown = now
             return
@@ -129,18 +136,21 @@ class AdaptiveRateLimiter:
                 self._changed = now
                 self._replan(now, now + 1.0 / self.rate)
                 return
-            if self.limit is not None or self._look is not None:
+            if self._look is not None:
+                return  # the look under way decides
+            if self.limit is not None and not self.baseline:  # a known limit, and nothing else throttles
                 self._cut(sent)
                 return
-            # the first sign of a limit: hold back new calls until those already sent show how often
-            # they are throttled, which tells a rate limit (most of them) from a stray refusal
+            # a first sign of a limit, or throttling above the baseline: hold back new calls until those
+            # already sent show how often they are throttled, which tells a rate limit (most of them)
+            # from stray refusals
             pending = sum(t > sent for t in self._in_flight)
-            if not pending:
+            if pending:
+                self._look = _Look(sent, now, pending)
+                self._changed = now
+                self._replan(now, now + LOOK)
+            elif not self.baseline:  # nothing to look at: take it for a limit, on trial
                 self._cut(sent)
-                return
-            self._look = _Look(sent, now, pending)
-            self._changed = now
-            self._replan(now, now + LOOK)
 
     def _excess(self) -> bool:
         """Whether the latest completions were throttled clearly more often than the baseline."""
@@ -154,8 +164,11 @@ class AdaptiveRateLimiter:
             estimate = (self._ok - ok) / (now - since + BURST)
             self._first = (now, self._ok, estimate)
         else:
-            at, ok, first = self._first
-            estimate = (self._ok - ok + first * BURST) / (now - at + BURST)
+            at, ok, prior = self._first
+            estimate = (self._ok - ok + prior * BURST) / (now - at + BURST)
+            self._measured = now - at >= BURST  # more evidence than assumption
+            if now - at >= HORIZON:  # a limit can change: older evidence becomes the prior
+                self._first = (now, self._ok, estimate)
         if self._trial is None:
             self._trial = _Trial(self.rate, self.limit, now, sum(self._recent) / len(self._recent))
         self.limit = estimate
@@ -174,7 +187,7 @@ class AdaptiveRateLimiter:
                 if sum(look.outcomes) >= max(1, LOOK_SHARE * look.pending):
                     self._cut(look.sent)
                 else:
-                    self.baseline = max(self.baseline, sum(self._recent) / len(self._recent))
+                    self.baseline = sum(self._recent) / len(self._recent)
                     self._replan(self._clock(), self._clock())
         trial = self._trial
         if trial is None:
@@ -189,6 +202,7 @@ class AdaptiveRateLimiter:
             self.rate, self.limit, self.baseline = trial.rate, trial.limit, share
             self._changed = self._clock()
             self._first, self._since = None, (self._changed, self._ok)  # those throttles measured nothing
+            self._measured = False
             self._replan(self._changed, self._changed)
 
 
