@@ -113,3 +113,15 @@ def test_a_limit_that_is_raised_is_found_again():
     bucket.rate = 40  # the server now allows four times as much
     model.run(1200)
     assert model.limiter.rate > 25  # (was 9.2 under the old limit)
+
+
+def test_a_call_that_failed_is_not_waited_for():
+    model = Model(lambda at: True)
+    model.run(20)
+    while model.flying:
+        model.answer()
+    limiter = model.limiter
+    first, second = limiter.acquire(), limiter.acquire()
+    limiter.answered(second)  # an error: no success or throttle will ever be reported for it
+    limiter.throttled(first)  # nothing else in flight to look at: a cut, on trial
+    assert limiter.limit is not None and not limiter._in_flight

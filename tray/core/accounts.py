@@ -120,6 +120,7 @@ class _Caller:
                     self.limiter.throttled(sent)
                     time.sleep(backoff_delay(attempt))
                     continue
+                self.limiter.answered(sent)
                 raise aws.translate(e, what, self.session.login_hint) from None
             self.limiter.success(sent)
             return response
@@ -147,9 +148,8 @@ def discover(session: SsoSession, token: Token, *, workers: int = WORKERS, limit
 
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="discover") as pool:
         # the roles of a page's accounts are fetched while the next page of accounts is listed
-        pending = []
         try:
-            pending += (pool.submit(roles_of, info) for page in caller.pages("list_accounts", "accountList") for info in page)
+            pending = [pool.submit(roles_of, info) for page in caller.pages("list_accounts", "accountList") for info in page]
             accounts = [f.result() for f in pending]
         except BaseException:
             pool.shutdown(cancel_futures=True)  # one failure fails the discovery: no more calls

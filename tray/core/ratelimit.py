@@ -122,6 +122,11 @@ class AdaptiveRateLimiter:
             self._ok += 1
             self._completed(sent, False)
 
+    def answered(self, sent: float) -> None:
+        """An answer that says nothing about the limit (an error): the call is no longer in flight."""
+        with self._cond:
+            self._in_flight.remove(sent)
+
     def throttled(self, sent: float) -> None:
         with self._cond:
             self._completed(sent, True)
