@@ -18,11 +18,10 @@ from pathlib import Path
 
 from tray.core import aws, paths
 from tray.core.config import SsoSession
-from tray.core.credentials import format_time, parse_time
+from tray.core.credentials import format_time, parse_time, utcnow
 from tray.core.errors import AwsError
 from tray.core.fileio import write_json
 from tray.core.ratelimit import AdaptiveRateLimiter, backoff_delay
-from tray.core.credentials import utcnow
 from tray.core.tokens import Token
 
 WORKERS = 32

@@ -20,7 +20,7 @@ from typing import Callable, Protocol
 
 from tray.core import accounts, rolecreds
 from tray.core.config import AwsConfig, SsoSession
-from tray.core.credentials import RoleCredentials
+from tray.core.credentials import RoleCredentials, utcnow
 from tray.core.errors import NotSignedIn, TrayError
 from tray.core.profiles import RoleProfile, merge
 from tray.core.scheduler import Scheduler
@@ -30,7 +30,6 @@ from tray.core.state import (
     ERROR, EXPIRED, EXPIRING, EXPIRING_WITHIN, SIGNED_OUT, SIGNING_IN, VALID,
     AccountView, RoleView, SessionView, State, clock_time, describe_left,
 )
-from tray.core.credentials import utcnow
 from tray.core.tokens import Token
 from tray.core.warnings import due_warning, next_warning_time
 

@@ -110,6 +110,11 @@ class AdaptiveRateLimiter:
             return
         self._replan(now, now)
 
+    def _change(self, now: float, first: float) -> None:
+        """A new rate decided on (not grown into): throttles of calls sent before now no longer count."""
+        self._changed = now
+        self._replan(now, first)
+
     def _replan(self, now: float, first: float) -> None:
         """A new rate: the waiting calls ask for turns again, the first of them at `first`."""
         self._grown = now
@@ -138,8 +143,7 @@ class AdaptiveRateLimiter:
             if self._first is None and self._ok - self._since[1] < MIN_BURST:
                 # too few calls through to tell a small bucket from a stray refusal: just back off
                 self.rate = max(self.floor, self.rate / 2)
-                self._changed = now
-                self._replan(now, now + 1.0 / self.rate)
+                self._change(now, now + 1.0 / self.rate)
                 return
             if self._look is not None:
                 return  # the look under way decides
@@ -152,8 +156,7 @@ class AdaptiveRateLimiter:
             pending = sum(t > sent for t in self._in_flight)
             if pending:
                 self._look = _Look(sent, now, pending)
-                self._changed = now
-                self._replan(now, now + LOOK)
+                self._change(now, now + LOOK)
             elif not self.baseline:  # nothing to look at: take it for a limit, on trial
                 self._cut(sent)
 
@@ -178,8 +181,7 @@ class AdaptiveRateLimiter:
             self._trial = _Trial(self.rate, self.limit, now, sum(self._recent) / len(self._recent))
         self.limit = estimate
         self.rate = max(self.floor, CUT * estimate)
-        self._changed = now
-        self._replan(now, now + 1.0 / self.rate)  # the bucket is empty: wait for a token
+        self._change(now, now + 1.0 / self.rate)  # the bucket is empty: wait for a token
 
     def _completed(self, sent: float, throttled: bool) -> None:
         self._in_flight.remove(sent)
@@ -205,10 +207,9 @@ class AdaptiveRateLimiter:
         share = sum(trial.after) / len(trial.after)
         if share > NOISE and share >= SAME * trial.before:  # cutting did not help: undo it
             self.rate, self.limit, self.baseline = trial.rate, trial.limit, share
-            self._changed = self._clock()
-            self._first, self._since = None, (self._changed, self._ok)  # those throttles measured nothing
-            self._measured = False
-            self._replan(self._changed, self._changed)
+            now = self._clock()
+            self._first, self._since, self._measured = None, (now, self._ok), False  # those throttles measured nothing
+            self._change(now, now)
 
 
 class _Look:

@@ -12,10 +12,9 @@ from datetime import datetime, timedelta
 
 from tray.core import aws
 from tray.core.config import SsoSession
-from tray.core.credentials import format_time
+from tray.core.credentials import format_time, utcnow
 from tray.core.errors import NotSignedIn, TrayError
 from tray.core.fileio import file_lock
-from tray.core.credentials import utcnow
 from tray.core.tokens import CorruptTokenCache, Token, read_token, write_token
 
 SIGNED_OUT = "signed_out"
