@@ -1,4 +1,8 @@
-"""Role credentials from GetRoleCredentials, reused until 5 minutes before they expire.
+"""Role credentials from GetRoleCredentials, reused only while more than 15 minutes are left.
+
+botocore refreshes any credentials inside 15 minutes of their expiry (10 minutes mandatory), so handing an
+SDK less would make it run `credential-process` again on every credential read: anything with 15 minutes or
+less left is fetched anew, by `export` and `credential-process` as by the tray.
 
 They are kept where the AWS CLI v2 keeps them (`~/.aws/cli/cache`, same key, same JSON, mode 0600),
 so a fresh `export` or `credential-process` answers from disk with no API call and no AWS SDK import,
@@ -17,7 +21,7 @@ from tray.core.config import SsoSession
 from tray.core.credentials import RoleCredentials, utcnow
 from tray.core.errors import AwsError
 
-REUSE_MARGIN = timedelta(minutes=5)
+REUSE_MARGIN = timedelta(minutes=15)  # botocore's advisory refresh window
 
 
 def role_cache_path(session: SsoSession, account_id: str, role_name: str) -> Path:
