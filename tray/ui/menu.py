@@ -90,13 +90,32 @@ def problem_lines(problem: str, lines: int = 3) -> list[str]:
     return [_clip(f"    {line}") for line in wrapped]
 
 
-def tooltip(state: State) -> str:
-    """The icon's title: each session and its time left (never a secret)."""
+def tooltip(state: State, platform: str | None = None) -> str:
+    """The icon's title: each session and its time left (never a secret), within the platform's tooltip
+    limit (Windows: 127, and pystray raises ValueError above it). Sessions that do not fit are counted
+    ("+3 more"); one that does not fit alone is cut in the middle, so its time left stays readable."""
+    from tray.ui.platform import fit, text_length, text_limits
+
+    limit = text_limits(platform).tooltip
     if state.problem:
-        return _clip(f"sso-tray — {state.problem}")
+        return fit(_clip(f"sso-tray — {state.problem}"), limit)
     if not state.sessions:
         return "sso-tray — no SSO session configured"
-    return "sso-tray — " + " · ".join(status_text(s, state.now) for s in state.sessions)
+    lines = [status_text(s, state.now) for s in state.sessions]
+    text = _tooltip_of(lines, len(lines))
+    if limit is None or text_length(text) <= limit:
+        return text
+    shown = max(1, len(lines) - 1)
+    while shown > 1 and text_length(_tooltip_of(lines, shown)) > limit:
+        shown -= 1
+    room = limit - text_length(_tooltip_of(["", *lines[1:]], shown))
+    return _tooltip_of([fit(lines[0], room, middle=True), *lines[1:]], shown)
+
+
+def _tooltip_of(lines: list[str], shown: int) -> str:
+    """The first `shown` status lines, and how many more there are."""
+    rest = len(lines) - shown
+    return "sso-tray — " + " · ".join(lines[:shown]) + (f" · +{rest} more" if rest else "")
 
 
 def _session_actions(s: SessionView, actions: Actions, named: bool) -> list[Item]:

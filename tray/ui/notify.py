@@ -4,7 +4,10 @@ On Linux sso-tray talks to the freedesktop notification service (org.freedesktop
 D-Bus through Gio, which PyGObject — already needed for the tray's menu — provides: actions and the
 click on the notification itself both work, and no other library is needed. Where the service or the
 session bus is missing, the notifier says it is unavailable and the icon and menu carry the warning.
-On macOS and Windows, pystray's own notify() is used (no actions there).
+On macOS and Windows, pystray's own notify() is used (no actions there; see the README's "Platforms").
+
+Every notifier hands its text to the platform through `notification_text`, which cuts the title and
+the body to the platform's limits (Windows balloons: 63 and 255; pystray raises ValueError above them).
 """
 
 from __future__ import annotations
@@ -13,11 +16,21 @@ import logging
 import threading
 from typing import Callable
 
+from tray.ui.platform import fit, text_limits
+
 log = logging.getLogger(__name__)
 
 BUS_NAME = "org.freedesktop.Notifications"
 OBJECT_PATH = "/org/freedesktop/Notifications"
 APP_NAME = "sso-tray"
+
+
+def notification_text(title: str, body: str, platform: str | None = None) -> tuple[str, str]:
+    """(title, body) as the platform takes them. The title is cut in the middle, so that the end of
+    "AWS session <long name> expires in 5m" stays; it is never empty (pystray's Windows backend would
+    put the 127-character tooltip in its place)."""
+    limits = text_limits(platform)
+    return fit(title or APP_NAME, limits.notification_title, middle=True), fit(body, limits.notification_body)
 
 
 class NullNotifier:
@@ -55,6 +68,7 @@ class DBusNotifier:
 
     def notify(self, title: str, body: str, actions: dict[str, str], on_action: Callable[[str], None]) -> None:
         GLib = self._GLib
+        title, body = notification_text(title, body)
         flat: list[str] = []
         if actions:
             # "default" is what clicking the notification itself invokes
@@ -111,6 +125,7 @@ class PystrayNotifier:
         self.icon = icon
 
     def notify(self, title, body, actions, on_action) -> None:
+        title, body = notification_text(title, body)
         try:
             self.icon.notify(body, title)
         except Exception:

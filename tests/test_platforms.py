@@ -1,0 +1,192 @@
+"""macOS and Windows, proven on any OS: what our code hands to pystray's native backends and to the OS.
+
+The Windows text limits are read from pystray's own NOTIFYICONDATAW (its `_util/win32.py`, parsed, not
+imported: it loads windll) and enforced by a ctypes structure with the same fields, so a text that
+passes here is one pystray 0.19.5 can assign on Windows.
+"""
+
+from __future__ import annotations
+
+import ast
+import ctypes
+import importlib.util
+import sys
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from tray.core.state import EXPIRING, SIGNED_OUT, VALID, SessionView, State
+from tray.ui import platform as tray_platform
+from tray.ui.menu import tooltip
+from tray.ui.notify import PystrayNotifier, notification_text
+from tray.ui.platform import fit, text_length, text_limits
+
+pytestmark = pytest.mark.portable
+
+NOW = datetime(2026, 11, 26, 12, 0, tzinfo=timezone.utc)
+
+
+def pystray_notifyicondata_sizes() -> dict[str, int]:
+    """The WCHAR array sizes of pystray's NOTIFYICONDATAW, from its source."""
+    spec = importlib.util.find_spec("pystray")
+    if spec is None:
+        pytest.fail("pystray is not installed (the tray extra)")
+    source = Path(spec.origin).parent / "_util" / "win32.py"
+    sizes = {}
+    for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Tuple) and len(node.elts) == 2 and isinstance(node.elts[0], ast.Constant):
+            kind = node.elts[1]
+            if isinstance(kind, ast.BinOp) and ast.unparse(kind.left) == "wintypes.WCHAR":
+                sizes[node.elts[0].value] = kind.right.value
+    assert {"szTip", "szInfo", "szInfoTitle"} <= set(sizes), sizes
+    return sizes
+
+
+class NotifyIconData(ctypes.Structure):
+    """The text fields of NOTIFYICONDATAW as pystray assigns them (ctypes raises ValueError for a text
+    longer than the array). On Linux a wchar is 4 bytes, so the check counts UTF-16 units itself."""
+
+    _fields_ = [(name, ctypes.c_wchar * size) for name, size in pystray_notifyicondata_sizes().items()]
+
+    def __init__(self, **texts: str):
+        for name, text in texts.items():
+            size = dict(self._fields_)[name]._length_
+            if text_length(text) >= size:  # one unit stays for the NUL that Windows reads up to
+                raise ValueError(f"{name}: {text_length(text)} UTF-16 units do not fit WCHAR[{size}]")
+        super().__init__(**texts)
+
+
+def test_the_windows_limits_are_pystrays_arrays_less_the_nul():
+    sizes = pystray_notifyicondata_sizes()
+    limits = text_limits("win32")
+    assert limits.tooltip == sizes["szTip"] - 1 == 127
+    assert limits.notification_title == sizes["szInfoTitle"] - 1 == 63
+    assert limits.notification_body == sizes["szInfo"] - 1 == 255
+    assert text_limits("cygwin") == limits
+    assert text_limits("darwin").tooltip is None and text_limits("linux").notification_body is None
+
+
+@pytest.mark.parametrize("text", ["a" * 300, "ab" * 100 + "😀" * 50, "😀" * 200, "short"])
+@pytest.mark.parametrize("middle", [False, True])
+def test_fit_counts_utf16_units_and_marks_the_cut(text, middle):
+    for limit in (1, 2, 63, 127, 255):
+        cut = fit(text, limit, middle=middle)
+        assert text_length(cut) <= limit
+        if text_length(text) <= limit:
+            assert cut == text
+        else:
+            assert "…" in cut
+            head, _, tail = cut.partition("…")
+            assert text.startswith(head) and text.endswith(tail)
+    assert fit(text, None) == text
+
+
+def sessions(n: int, name_length: int) -> tuple[SessionView, ...]:
+    names = [f"{i}-" + "n" * (name_length - len(f"{i}-")) for i in range(n)]
+    return tuple(
+        SessionView(name, (VALID, EXPIRING, SIGNED_OUT)[i % 3], None if i % 3 == 2 else NOW + timedelta(hours=i + 1, minutes=5), timedelta(hours=8))
+        for i, name in enumerate(names)
+    )
+
+
+@pytest.mark.parametrize("count,length", [(10, 200), (10, 8), (1, 200), (3, 4), (40, 1)])
+def test_tooltip_with_many_long_sessions_fits_windows(count, length):
+    state = State(NOW, sessions(count, length))
+    text = tooltip(state, "win32")
+    NotifyIconData(szTip=text)  # what pystray's _show/_update_title assign
+    assert text.startswith("sso-tray — 0-")
+    assert "left, until" in text, "the first session's time left is what the tooltip is for"
+    full = tooltip(state, "linux")
+    if text != full:
+        shown = text.count(" · ") + 1 - ("more" in text)
+        assert f" · +{count - shown} more" in text or (count == 1 and "…" in text)
+    assert all(s.name in full for s in state.sessions), "no limit on Linux: every session whole"
+
+
+def test_short_tooltips_are_not_cut_anywhere():
+    state = State(NOW, sessions(3, 4))
+    assert tooltip(state, "win32") == tooltip(state, "linux") == tooltip(state, "darwin")
+    assert tooltip(State(NOW, problem="x" * 500), "win32").endswith("…")
+
+
+def engine_texts(name: str) -> list[tuple[str, str]]:
+    """The texts the engine notifies with (tray/core/engine.py: a warning, a pinned profile's failure)."""
+    return [
+        (f"AWS session {name} expires in 1h 59m", f"Sign in again to keep your AWS credentials working after 13:59 ({name})."),
+        (f"{name} can no longer be kept fresh", f"{name}: " + "the session expired; " * 30),
+        ("", "x"),
+    ]
+
+
+@pytest.mark.parametrize("name", ["n" * 200, "p" * 40 + "😀" * 30, "dev"])
+def test_notification_texts_fit_windows_balloons(name):
+    for title, body in engine_texts(name):
+        t, b = notification_text(title, body, "win32")
+        NotifyIconData(szInfoTitle=t, szInfo=b)
+        assert t and b
+        if title.endswith("expires in 1h 59m"):
+            assert t.startswith("AWS session ") and t.endswith(" expires in 1h 59m")
+        assert notification_text(title, body, "linux") == (title or "sso-tray", body)
+
+
+class WindowsIcon:
+    """pystray's win32 Icon as far as notify goes: `_notify` builds NOTIFYICONDATAW(szInfo=message,
+    szInfoTitle=title or self.title or '')."""
+
+    def __init__(self, title: str):
+        self.title = title
+        self.shown: list[tuple[str, str]] = []
+
+    def notify(self, message, title=None):
+        NotifyIconData(szInfo=message, szInfoTitle=title or self.title or "")
+        self.shown.append((title, message))
+
+
+def test_the_pystray_notifier_on_windows_cuts_before_pystray(monkeypatch):
+    monkeypatch.setattr(sys, "platform", "win32")
+    icon = WindowsIcon(tooltip(State(NOW, sessions(10, 200)), "win32"))
+    notifier = PystrayNotifier(icon)
+    for title, body in engine_texts("n" * 200):
+        notifier.notify(title, body, {"sign-in": "Sign in again"}, lambda _a: None)
+    assert len(icon.shown) == 3
+    assert icon.shown[2][0] == "sso-tray"
+
+
+# --- macOS: the activation policy -----------------------------------------------------------------
+
+
+class AppKitDouble:
+    """PyObjC's AppKit as far as prepare_app uses it: records the policy set on the shared application."""
+
+    NSApplicationActivationPolicyRegular = 0
+    NSApplicationActivationPolicyAccessory = 1
+
+    def __init__(self):
+        self.policies: list[int] = []
+        appkit = self
+
+        class NSApplication:
+            @staticmethod
+            def sharedApplication():
+                return NSApplication
+
+            @staticmethod
+            def setActivationPolicy_(policy):
+                appkit.policies.append(policy)
+                return True
+
+        self.NSApplication = NSApplication
+
+
+def test_macos_runs_as_an_accessory_with_no_dock_icon():
+    appkit = AppKitDouble()
+    assert tray_platform.prepare_app("darwin", appkit) is True
+    assert appkit.policies == [AppKitDouble.NSApplicationActivationPolicyAccessory]
+
+
+@pytest.mark.parametrize("platform", ["linux", "win32"])
+def test_other_platforms_leave_appkit_alone(platform):
+    appkit = AppKitDouble()
+    assert tray_platform.prepare_app(platform, appkit) is False
+    assert appkit.policies == []
