@@ -190,3 +190,22 @@ def test_other_platforms_leave_appkit_alone(platform):
     appkit = AppKitDouble()
     assert tray_platform.prepare_app(platform, appkit) is False
     assert appkit.policies == []
+
+
+def test_the_tray_sets_the_policy_before_its_run_loop(monkeypatch):
+    """TrayApp.run on "macOS": the policy is in place when pystray's run loop starts."""
+    from tray.ui.app import TrayApp
+
+    appkit = AppKitDouble()
+    monkeypatch.setitem(sys.modules, "AppKit", appkit)
+    monkeypatch.setattr(sys, "platform", "darwin")
+    policies_at_run = []
+
+    class Icon:
+        def run(self, setup=None):
+            policies_at_run.append(list(appkit.policies))
+
+    app = object.__new__(TrayApp)  # no display, no engine: only run() is under test
+    app.backend, app.icon = None, Icon()
+    app.run()
+    assert policies_at_run == [[AppKitDouble.NSApplicationActivationPolicyAccessory]]

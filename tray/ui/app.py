@@ -16,6 +16,7 @@ from tray.core import paths
 from tray.core.engine import Engine
 from tray.core.errors import AwsError
 from tray.core.state import State
+from tray.ui import platform
 
 log = logging.getLogger(__name__)
 
@@ -219,6 +220,7 @@ class TrayApp:
 
     def run(self) -> None:
         self._quit_on_sigterm()
+        platform.prepare_app()  # macOS: a menu-bar item with no Dock icon, also for a pip/pipx install
         self.icon.run(setup=self._setup)
 
     def _quit_on_sigterm(self) -> None:
