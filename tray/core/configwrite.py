@@ -1,0 +1,135 @@
+"""The one writer of the AWS config file (`$AWS_CONFIG_FILE` or `~/.aws/config`): SPEC §9.
+
+It follows the credentials file's rules (SPEC §6, `inifile`): only the sections it writes change,
+every other byte stays, each write is atomic, locked, keeps the file's mode (0600 for a new file) and
+follows a symlink. Sections are matched the way botocore reads their headers (`[profile  a]` is
+profile `a`, `[default]` is `[profile default]`), so nothing is added twice.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from functools import lru_cache
+from urllib.parse import urlsplit
+
+from tray.core import inifile, paths
+from tray.core.errors import UsageError
+
+DEFAULT_SCOPES: tuple[str, ...] = ("sso:account:access",)
+_SESSION_KEYS = frozenset({"sso_start_url", "sso_region", "sso_registration_scopes"})
+# Session and profile names sso-tray writes: what survives botocore's shlex split of the header, a shell
+# word and a file name unquoted.
+_NAME_RE = re.compile(r"[A-Za-z0-9_.@+=,-]+")
+_UNSAFE_RE = re.compile(r"[^A-Za-z0-9_.@+=,-]+")
+_HOST_LABEL_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
+_START_URL_HINT = "expected https://YOUR-SUBDOMAIN.awsapps.com/start"
+
+
+def validate_start_url(url: str) -> str:
+    """The start URL as the AWS CLI stores it (surrounding spaces dropped); `UsageError` when it cannot be one.
+
+    Identity Center's forms all qualify: `https://d-1234567890.awsapps.com/start` (also `…/start/`, `…/start/#`),
+    a custom subdomain, `https://start.us-gov-home.awsapps.com/directory/…`, `https://….awsapps.cn/start`."""
+    url = (url or "").strip()
+    if not url:
+        raise UsageError(f"the start URL is empty: {_START_URL_HINT}")
+    if any(c.isspace() for c in url):
+        raise UsageError(f"not a valid start URL (it contains a space): {_START_URL_HINT}")
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        raise UsageError(f"not a valid start URL: {url} ({_START_URL_HINT})") from None
+    host = parts.hostname or ""
+    if parts.scheme.lower() != "https":
+        raise UsageError(f"not a valid start URL: {url} (it must start with https://; {_START_URL_HINT})")
+    labels = host.split(".")
+    if len(labels) < 2 or not all(_HOST_LABEL_RE.fullmatch(label) for label in labels) or port == 0:
+        raise UsageError(f"not a valid start URL: {url} (no valid host name; {_START_URL_HINT})")
+    if parts.username is not None or parts.query:
+        # Not echoed: what sits there may be a password.
+        raise UsageError(f"not a valid start URL (no user name, password or query belongs in it): {_START_URL_HINT}")
+    return url
+
+
+def default_session_name(start_url: str) -> str:
+    """The name `configure` gives a session: the start URL's subdomain (`example` for https://example.awsapps.com/start).
+
+    Where the first label is not the organisation's (`start.us-gov-home.awsapps.com/directory/d-…`,
+    `identitycenter.amazonaws.com/ssoins-…`), the last part of the path is."""
+    parts = urlsplit(start_url.strip())
+    label = (parts.hostname or "").split(".")[0]
+    if label in ("", "start", "identitycenter", "portal"):
+        segments = [s for s in parts.path.split("/") if s and s != "start"]
+        label = segments[-1] if segments else label
+    return safe_name(label) or "sso"
+
+
+def safe_name(text: str) -> str:
+    """`text` made a valid section name: every run of other characters becomes one `-`."""
+    return _UNSAFE_RE.sub("-", text.strip()).strip("-")
+
+
+def validate_name(name: str, what: str = "session") -> str:
+    if not _NAME_RE.fullmatch(name or ""):
+        raise UsageError(f"{name!r} cannot be a {what} name: use letters, digits and _ . @ + = , -")
+    return name
+
+
+@lru_cache(maxsize=1)
+def _regions() -> dict[str, str]:
+    """Every region botocore's endpoint data knows, with its partition (loaded once, when first asked)."""
+    from botocore.loaders import create_loader
+
+    data = create_loader().load_data("endpoints")
+    return {region: p["partition"] for p in data["partitions"] for region in p.get("regions", {})}
+
+
+def validate_region(region: str) -> str:
+    """A region botocore knows (`us-east-1`, `cn-north-1`, `us-gov-west-1`, …); `UsageError` otherwise."""
+    region = (region or "").strip()
+    if region not in _regions():
+        raise UsageError(f"{region!r} is not an AWS region known to botocore (e.g. us-east-1, eu-west-1)")
+    return region
+
+
+def partition_of(region: str) -> str | None:
+    """The partition (`aws`, `aws-cn`, `aws-us-gov`, …) of a known region, else None."""
+    return _regions().get(region)
+
+
+def section_key(header: str) -> str:
+    """A section's identity as botocore reads its header: `profile NAME`, `sso-session NAME`, or the header itself."""
+    try:
+        parts = shlex.split(header)
+    except ValueError:
+        return header
+    if parts == ["default"]:
+        return "profile default"
+    if len(parts) == 2 and parts[0] in ("profile", "sso-session", "services"):
+        return f"{parts[0]} {parts[1]}"
+    return header
+
+
+def read_config() -> dict[str, dict[str, str]]:
+    """Every section of the AWS config by `section_key`, read as text (no botocore import)."""
+    return inifile.read_sections(inifile.read_text(paths.aws_config_file()), key=section_key)
+
+
+def write_sso_session(start_url: str, region: str, name: str | None = None, scopes: tuple[str, ...] = DEFAULT_SCOPES) -> str:
+    """Add or update `[sso-session NAME]` (only that section changes); returns NAME.
+
+    Keys of the section that sso-tray does not own (a user's own notes or settings) are kept."""
+    start_url = validate_start_url(start_url)
+    region = validate_region(region)
+    name = validate_name(name.strip() if name else default_session_name(start_url))
+    if not scopes or not all(re.fullmatch(r"[^\s,]+", s) for s in scopes):
+        raise UsageError("registration scopes must be non-empty words without spaces or commas")
+    values = {"sso_start_url": start_url, "sso_region": region, "sso_registration_scopes": ", ".join(scopes)}
+    inifile.check_values(values, "the AWS config")
+    inifile.rewrite(
+        paths.aws_config_file(),
+        lambda text: inifile.edit(text, {f"sso-session {name}": values}, _SESSION_KEYS, key=section_key),
+    )
+    return name
