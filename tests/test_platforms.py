@@ -10,12 +10,15 @@ from __future__ import annotations
 import ast
 import ctypes
 import importlib.util
+import os
 import sys
+import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
+from tray.core import fileio
 from tray.core.state import EXPIRING, SIGNED_OUT, VALID, SessionView, State
 from tray.ui import platform as tray_platform
 from tray.ui.menu import tooltip
@@ -209,3 +212,70 @@ def test_the_tray_sets_the_policy_before_its_run_loop(monkeypatch):
     app.backend, app.icon = None, Icon()
     app.run()
     assert policies_at_run == [[AppKitDouble.NSApplicationActivationPolicyAccessory]]
+
+
+# --- Windows: a rename over a file another program holds open ----------------------------------------
+
+
+def sharing_violation(winerror: int = 32) -> PermissionError:
+    """What os.replace raises on Windows while a reader holds the target open without FILE_SHARE_DELETE
+    (winerror is only filled in by Windows itself, so it is set here)."""
+    e = PermissionError(13, "The process cannot access the file because it is being used by another process")
+    e.winerror = winerror
+    return e
+
+
+class HeldOpen:
+    """os.replace that fails as Windows does while another program holds the file, `times` times."""
+
+    def __init__(self, times: int, winerror: int = 32):
+        self.times, self.winerror, self.calls = times, winerror, 0
+        self.real = os.replace
+
+    def __call__(self, src, dst):
+        self.calls += 1
+        if self.calls <= self.times:
+            raise sharing_violation(self.winerror)
+        return self.real(src, dst)
+
+
+@pytest.mark.parametrize("winerror", [32, 5])
+def test_atomic_write_waits_out_a_reader_holding_the_file(tmp_path, monkeypatch, winerror):
+    target = tmp_path / "aws" / "credentials"
+    target.parent.mkdir()
+    target.write_text("[old]\n")
+    held = HeldOpen(2, winerror)
+    monkeypatch.setattr(os, "replace", held)
+    fileio.atomic_write(target, "[new]\n")
+    assert held.calls == 3
+    assert target.read_text() == "[new]\n"
+    assert [p.name for p in target.parent.iterdir()] == ["credentials"], "no temporary file left behind"
+
+
+def test_a_file_held_for_good_is_one_clear_error_and_the_old_file_stays(tmp_path, monkeypatch):
+    target = tmp_path / "aws" / "credentials"
+    target.parent.mkdir()
+    target.write_text("[old]\n")
+    held = HeldOpen(1000)
+    monkeypatch.setattr(os, "replace", held)
+    started = time.monotonic()
+    with pytest.raises(PermissionError) as err:
+        fileio.atomic_write(target, "[new]\n")
+    assert 0.8 <= time.monotonic() - started < 5
+    assert 3 <= held.calls <= 10
+    assert "another program keeps it open" in err.value.strerror and err.value.filename == str(target)
+    assert target.read_text() == "[old]\n"
+    assert [p.name for p in target.parent.iterdir()] == ["credentials"]
+
+
+def test_other_permission_errors_are_not_retried(tmp_path, monkeypatch):
+    calls = []
+
+    def denied(src, dst):
+        calls.append(dst)
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(os, "replace", denied)
+    with pytest.raises(PermissionError, match="Permission denied"):
+        fileio.atomic_write(tmp_path / "f", "x")
+    assert len(calls) == 1

@@ -3,6 +3,11 @@
 A reader (sso-tray, the AWS CLI, any SDK) sees either the old file or the new one, never a mix:
 the new content goes to a temporary file in the same folder, is fsynced, then renamed over the
 target. A symlinked target is followed, so the link stays a link.
+
+On Windows the rename fails while another program (an editor, an antivirus scanner, a backup tool)
+holds the target open without FILE_SHARE_DELETE: a sharing violation (winerror 32) or access denied
+(winerror 5). Such holds last moments, so the rename is tried again for about a second before the
+writer gives up with an error that says what happened.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import json
 import os
 import stat
 import tempfile
+import time
 from pathlib import Path
 from collections.abc import Callable, Iterator
 
@@ -46,12 +52,32 @@ def atomic_write(path: Path, data: bytes | str, *, mode: int | None = None, defa
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, target)
+        replace(tmp, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
     _fsync_dir(target.parent)
+
+
+# Windows error codes of a rename over a file that another process holds open.
+SHARING_VIOLATION = (32, 5)  # ERROR_SHARING_VIOLATION, ERROR_ACCESS_DENIED
+REPLACE_PAUSES = (0.05, 0.1, 0.15, 0.2, 0.25, 0.25)  # ~1 s in all
+
+
+def replace(source: str | Path, target: Path) -> None:
+    """`os.replace`, tried again while Windows reports the target as held open by another program."""
+    for pause in (*REPLACE_PAUSES, None):
+        try:
+            os.replace(source, target)
+            return
+        except PermissionError as e:
+            if getattr(e, "winerror", None) not in SHARING_VIOLATION:
+                raise
+            if pause is None:
+                raise PermissionError(e.errno, f"another program keeps it open (Windows error {e.winerror}); "
+                                                f"close it and try again", str(target)) from None
+            time.sleep(pause)
 
 
 def _fsync_dir(folder: Path) -> None:
