@@ -203,6 +203,17 @@ def cmd_autostart(args) -> int:
     return 0
 
 
+def cmd_find(args) -> int:
+    from tray.ui.finder import channel, open_in_browser
+
+    url = channel.page_url(args.text)
+    if args.print_url:
+        print(url)  # asked for: the URL carries the page's secret, like `console --print`
+    else:
+        open_in_browser(url)
+    return 0
+
+
 def cmd_simulator(args) -> int:
     from tray.simulator.cli import main as simulator_main
 
@@ -287,6 +298,10 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 
     if p := add("autostart", cmd_autostart, "start the tray at login: on, off, or status"):
         p.add_argument("action", choices=("on", "off", "status"))
+
+    if p := add("find", cmd_find, "open the running tray's role finder page in the browser"):
+        p.add_argument("text", nargs="?", metavar="TEXT", help="put TEXT in the search box")
+        p.add_argument("--print-url", action="store_true", help="print the page's URL instead of opening it")
 
     if p := add("simulator", cmd_simulator, "run the built-in Identity Center simulator (see sso-tray simulator --help)", add_help=False):
         p.add_argument("simulator_args", nargs=argparse.REMAINDER)

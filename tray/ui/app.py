@@ -108,6 +108,7 @@ class TrayActions:
     def __init__(self, engine: Engine, quit: Callable[[], None]):
         self._engine = engine
         self.quit = quit
+        self.finder = None  # the finder page's server (tray.ui.finder), once the tray has started it
 
     def __getattr__(self, name):
         return getattr(self._engine, name)
@@ -119,6 +120,24 @@ class TrayActions:
             autostart.enable() if on else autostart.disable()
             self._engine.autostart = autostart.is_enabled()
             self._engine._say("Starts at login." if on else "No longer starts at login.")
+
+        return self._engine._submit(apply)
+
+    def open_finder(self, text: str | None = None):
+        """"Find a role…": the finder page in the default browser, with `text` in its search box."""
+        return self._open_page(q=text)
+
+    def open_setup(self):
+        """"Set up AWS SSO…": the same page with its setup form open."""
+        return self._open_page(setup="1")
+
+    def _open_page(self, **query):
+        from tray.ui.finder import open_in_browser
+
+        def apply():
+            if self.finder is None:
+                raise AwsError("the finder page could not be started (see the tray's output)")
+            open_in_browser(self.finder.entry_url(**query))  # $BROWSER may run until its window closes
 
         return self._engine._submit(apply)
 
@@ -217,6 +236,15 @@ class TrayApp:
         icon.visible = True
         self.engine.autostart = autostart.is_enabled()
         self.engine.start()
+        self._start_finder()
+
+    def _start_finder(self) -> None:
+        from tray.ui import finder
+
+        try:
+            self.actions.finder = finder.start(self.engine)
+        except OSError as e:  # no loopback port, an unwritable cache folder: the tray works without the page
+            log.warning("the finder page could not be started: %s", e)
 
     def run(self) -> None:
         self._quit_on_sigterm()
@@ -239,6 +267,11 @@ class TrayApp:
         GLib.unix_signal_add(GLib.PRIORITY_DEFAULT, signal.SIGTERM, on_sigterm)
 
     def quit(self) -> None:
+        if self.actions.finder is not None:
+            from tray.ui import finder
+
+            finder.stop(self.actions.finder)
+            self.actions.finder = None
         self.engine.stop()
         self.icon.stop()
 

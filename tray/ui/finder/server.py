@@ -1,0 +1,271 @@
+"""The finder page's HTTP server: 127.0.0.1, a free port, one secret per tray start (SPEC §8).
+
+The page is a door to credentials, so every request passes the same checks, in this order:
+1. `Host` must be `127.0.0.1:PORT`: a page on another name that resolves to 127.0.0.1 (DNS rebinding)
+   is refused before anything else is looked at.
+2. `GET /?key=SECRET` exchanges the secret in the URL for an HttpOnly, SameSite=Strict cookie and
+   redirects to the same page without the secret (so it leaves the address bar and the history);
+   a wrong secret is refused.
+3. Without that cookie, every request gets 403 and no data.
+4. Actions are POSTs of JSON from our own origin: a foreign or missing `Origin` is refused (a page
+   elsewhere cannot drive the tray), as is any other content type (a cross-site form cannot send JSON
+   without a preflight that this server never answers), and a GET on an action is 405.
+Every response says `no-store`, forbids framing and referrers, and the CSP lets the page load only
+its own files. The page never receives a secret: the tray copies or writes credentials itself.
+Nothing is logged: request lines carry the secret.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import secrets
+import threading
+from concurrent.futures import TimeoutError as FutureTimeout
+from http import HTTPStatus
+from http.cookies import CookieError, SimpleCookie
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from importlib import resources
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+from tray.core.errors import TrayError
+from tray.core.exports import FORMATS
+from tray.ui.finder.model import page_data
+
+STATIC = {  # path → (file in the package, content type)
+    "/": ("index.html", "text/html; charset=utf-8"),
+    "/finder.css": ("finder.css", "text/css; charset=utf-8"),
+    "/finder.js": ("finder.js", "text/javascript; charset=utf-8"),
+}
+SECURITY_HEADERS = {
+    "Cache-Control": "no-store",
+    "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Cross-Origin-Resource-Policy": "same-origin",
+}
+MAX_BODY = 64 * 1024
+ACTION_WAIT = 30.0  # seconds an action may take before the page is told it is still running
+PAGE_QUERY = ("q", "setup")  # what the secret URL may carry on to the page
+
+
+class FinderServer:
+    """Serve the finder for `engine` until stop(). `entry_url()` is the secret URL that opens it."""
+
+    def __init__(self, engine, host: str = "127.0.0.1"):
+        self.engine = engine
+        self.host = host
+        self.secret = secrets.token_urlsafe(32)
+        self.cookie_value = secrets.token_urlsafe(32)
+        self._httpd: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self.port = 0
+
+    # --- lifecycle ---------------------------------------------------------------------------------
+
+    def start(self) -> "FinderServer":
+        handler = type("Handler", (_Handler,), {"finder": self})
+        self._httpd = ThreadingHTTPServer((self.host, 0), handler)
+        self._httpd.daemon_threads = True
+        self.port = self._httpd.server_address[1]
+        self._thread = threading.Thread(target=self._httpd.serve_forever, name="finder", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._httpd is not None:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+            self._httpd = None
+
+    @property
+    def origin(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def cookie_name(self) -> str:
+        # cookies ignore the port: one name per tray, so two users' trays on one machine never mix
+        return f"sso_tray_finder_{self.port}"
+
+    def entry_url(self, **query: str | None) -> str:
+        """The URL that opens the page (carrying the secret), with `q`/`setup` passed on to it."""
+        extra = {k: v for k, v in query.items() if v}
+        return f"{self.origin}/?" + urlencode({"key": self.secret, **extra})
+
+    # --- what the page can ask --------------------------------------------------------------------
+
+    def data(self) -> dict:
+        return page_data(self.engine.state, console=hasattr(self.engine, "open_console"))
+
+    def act(self, body: dict) -> tuple[int, dict]:
+        """Run one action the page asked for with the engine's own actions; (status, answer)."""
+        state = self.engine.state
+        action = body.get("action")
+        if action == "sign_in":
+            name = body.get("session")
+            if name not in {s.name for s in state.sessions}:
+                return 400, {"error": "no such session"}
+            self.engine.sign_in(name)  # the browser flow takes minutes: the page follows the state
+            return 202, {"message": f"Signing in to {name}…"}
+        profile = body.get("profile")
+        known = {r.profile for s in state.sessions for a in s.accounts for r in a.roles}
+        if profile not in known:
+            return 400, {"error": "no such profile"}
+        fmt = body.get("format")
+        if action == "copy":
+            if fmt is not None and fmt not in FORMATS:
+                return 400, {"error": "no such format"}
+            future = self.engine.copy_export(profile, fmt)
+        elif action == "write":
+            future = self.engine.write_credentials(profile)
+        elif action == "pin":
+            future = self.engine.toggle_pinned(profile)
+        elif action == "favourite":
+            future = self.engine.toggle_favourite(profile)
+        elif action == "console" and hasattr(self.engine, "open_console"):
+            future = self.engine.open_console(profile)
+        else:
+            return 400, {"error": "no such action"}
+        try:
+            future.result(ACTION_WAIT)
+        except FutureTimeout:
+            return 202, {"message": "Still working…"}
+        return 200, {"message": self.engine.state.message}
+
+    def setup(self, body: dict) -> tuple[int, dict]:
+        """Write an [sso-session] from the form, then load it and sign in to it."""
+        from tray.core import configwrite
+
+        fields = {k: (body.get(k) or "").strip() for k in ("start_url", "region", "name")}
+        try:
+            name = configwrite.write_sso_session(fields["start_url"], fields["region"], fields["name"] or None)
+        except TrayError as e:
+            return 400, {"error": str(e)}
+        self.engine.reload()
+        self.engine.sign_in(name)  # applied after the reload, so the new session is known by then
+        return 200, {"message": f"Saved [sso-session {name}]; signing in in your browser…", "session": name}
+
+
+class _Handler(BaseHTTPRequestHandler):
+    finder: FinderServer
+    protocol_version = "HTTP/1.1"
+    server_version = "sso-tray"
+    sys_version = ""
+    disable_nagle_algorithm = True  # headers and body go in separate sends (see TESTING.md)
+    timeout = 30  # a connection that says nothing for this long is closed
+
+    def log_message(self, format, *args):  # the request line holds the secret: never log it
+        pass
+
+    # --- answers ---------------------------------------------------------------------------------
+
+    def _send(self, status: int, body: bytes = b"", content_type: str = "text/plain; charset=utf-8",
+              headers: dict | None = None) -> None:
+        self.send_response(status)
+        for key, value in {**SECURITY_HEADERS, **(headers or {})}.items():
+            self.send_header(key, value)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _refuse(self, status: int = 403, why: str = "forbidden") -> None:
+        self._send(status, f"{why}\n".encode())
+
+    def _json(self, status: int, obj: dict) -> None:
+        self._send(status, json.dumps(obj).encode(), "application/json")
+
+    # --- checks ----------------------------------------------------------------------------------
+
+    def _host_ok(self) -> bool:
+        return (self.headers.get("Host") or "").lower() == f"{self.finder.host}:{self.finder.port}"
+
+    def _has_cookie(self) -> bool:
+        try:
+            jar = SimpleCookie(self.headers.get("Cookie") or "")
+        except CookieError:
+            return False
+        morsel = jar.get(self.finder.cookie_name)
+        return morsel is not None and hmac.compare_digest(morsel.value.encode(), self.finder.cookie_value.encode())
+
+    def _admit(self) -> str | None:
+        """The request's path if it may go on; otherwise the refusal has been sent and None returned."""
+        if not self._host_ok():
+            self._refuse(403, "wrong Host")
+            return None
+        url = urlsplit(self.path)
+        if url.path == "/" and self.command == "GET":
+            query = dict(parse_qsl(url.query))
+            if "key" in query:
+                self._exchange(query)
+                return None
+        if not self._has_cookie():
+            self._refuse(403)
+            return None
+        return url.path
+
+    def _exchange(self, query: dict) -> None:
+        if not hmac.compare_digest(query["key"].encode(), self.finder.secret.encode()):
+            self._refuse(403)
+            return
+        rest = urlencode({k: v for k, v in query.items() if k in PAGE_QUERY})
+        cookie = f"{self.finder.cookie_name}={self.finder.cookie_value}; Path=/; HttpOnly; SameSite=Strict"
+        self._send(HTTPStatus.SEE_OTHER, b"", headers={"Location": "/" + (f"?{rest}" if rest else ""), "Set-Cookie": cookie})
+
+    # --- methods ---------------------------------------------------------------------------------
+
+    def do_GET(self):
+        path = self._admit()
+        if path is None:
+            return
+        if path in STATIC:
+            name, content_type = STATIC[path]
+            self._send(200, resources.files(__package__).joinpath("static", name).read_bytes(), content_type)
+        elif path == "/api/state":
+            self._json(200, self.finder.data())
+        elif path in ("/api/action", "/api/setup"):
+            self._send(HTTPStatus.METHOD_NOT_ALLOWED, b"use POST\n", headers={"Allow": "POST"})
+        else:
+            self._refuse(404, "not found")
+
+    do_HEAD = do_GET
+
+    def do_POST(self):
+        path = self._admit()
+        if path is None:
+            return
+        if self.headers.get("Origin") != self.finder.origin:
+            self._refuse(403, "foreign Origin")
+            return
+        if (self.headers.get("Content-Type") or "").split(";")[0].strip() != "application/json":
+            self._refuse(415, "send JSON")
+            return
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = -1
+        if not 0 < length <= MAX_BODY:
+            self._refuse(400, "bad body")
+            return
+        try:
+            body = json.loads(self.rfile.read(length))
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            self._refuse(400, "bad body")
+            return
+        if path == "/api/action":
+            self._json(*self.finder.act(body))
+        elif path == "/api/setup":
+            self._json(*self.finder.setup(body))
+        else:
+            self._refuse(404, "not found")
+
+    def _not_allowed(self):
+        if self._admit() is not None:
+            self._send(HTTPStatus.METHOD_NOT_ALLOWED, b"not allowed\n", headers={"Allow": "GET, POST"})
+
+    do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _not_allowed
