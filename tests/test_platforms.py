@@ -11,6 +11,7 @@ import ast
 import ctypes
 import importlib.util
 import os
+import subprocess
 import sys
 import time
 from datetime import datetime, timedelta, timezone
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import run_cli, sim_account, sim_role, write_config
 from tray.core import fileio
 from tray.core.state import EXPIRING, SIGNED_OUT, VALID, SessionView, State
 from tray.ui import platform as tray_platform
@@ -279,3 +281,41 @@ def test_other_permission_errors_are_not_retried(tmp_path, monkeypatch):
     with pytest.raises(PermissionError, match="Permission denied"):
         fileio.atomic_write(tmp_path / "f", "x")
     assert len(calls) == 1
+
+
+# --- Windows: console output in any code page ------------------------------------------------------------
+
+
+UNICODE_CONFIG = """[sso-session 開発]
+sso_start_url = https://example.awsapps.com/start
+sso_region = us-east-1
+sso_registration_scopes = sso:account:access
+
+[profile zürich-admin]
+sso_session = 開発
+sso_account_id = {account}
+sso_role_name = {role}
+"""
+
+
+@pytest.mark.parametrize("encoding", ["cp932", "cp1252", "cp949"])
+def test_status_and_profiles_survive_a_console_code_page(sso_env, home, encoding):
+    """Redirected output on Windows is encoded in the console's code page (PYTHONIOENCODING does the
+    same here): "—", "…", a session named 開発 and an account named "Zürich — 本番" must not crash it."""
+    sim = sso_env
+    sim.options.account_names = ["Zürich — 本番 …", "Ωmega"]
+    write_config(home, UNICODE_CONFIG.format(account=sim_account(sim, 0), role=sim_role(sim, 0)))
+    assert run_cli("login", "--sso-session", "開発").returncode == 0
+
+    env = {**os.environ, "PYTHONIOENCODING": encoding}
+    for args, code in ((["status"], 0), (["profiles", "--refresh"], 0), (["logout"], 0), (["status"], 3)):
+        result = subprocess.run([sys.executable, "-m", "tray", *args], env=env, capture_output=True, timeout=60)
+        out, err = result.stdout.decode(encoding), result.stderr.decode(encoding)
+        assert result.returncode == code, (args, out, err)
+        assert "Traceback" not in err and "internal error" not in err, err
+        assert "—" not in out or encoding == "cp1252"  # cp1252 has the dash itself
+        if args == ["status"] and code == 0:
+            assert " left, until " in out and out.split(" ")[1] in ("-", "—")
+        if args[0] == "profiles":
+            assert "zürich-admin" in out or "zurich-admin" in out
+            assert "Zurich - " in out or "Zürich — " in out or "Zürich - " in out, out

@@ -311,8 +311,32 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+# What a console code page (cp932, cp949, cp1252) cannot show is written as its nearest ASCII.
+_LOOKALIKES = {"—": "-", "–": "-", "…": "...", "·": "-", "‘": "'", "’": "'", "“": '"', "”": '"'}
+
+
+def _console_replace(error: UnicodeEncodeError) -> tuple[str, int]:
+    import unicodedata
+
+    text = error.object[error.start:error.end]
+    plain = (_LOOKALIKES.get(c) or unicodedata.normalize("NFKD", c).encode("ascii", "ignore").decode() or "?" for c in text)
+    return "".join(plain), error.end
+
+
+def _survive_any_code_page() -> None:
+    """Output redirected on Windows is encoded in the console's code page, where "—" or an account's
+    name may have no character: replace those instead of dying on UnicodeEncodeError."""
+    import codecs
+
+    codecs.register_error("sso-tray-console", _console_replace)
+    for stream in (sys.stdout, sys.stderr):  # None under pythonw.exe
+        if hasattr(stream, "reconfigure") and stream.errors == "strict":
+            stream.reconfigure(errors="sso-tray-console")
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    _survive_any_code_page()
     if argv and argv[0] == "simulator":  # its own parser owns every flag after the word
         args = argparse.Namespace(func=cmd_simulator, simulator_args=argv[1:])
     else:
