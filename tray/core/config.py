@@ -18,8 +18,10 @@ DEFAULT_SCOPES = ("sso:account:access",)
 
 
 # namedtuples and a plain class, not dataclasses: a cached `export` loads this module (see tray/cli.py)
-class SsoSession(namedtuple("SsoSession", "name start_url region scopes legacy", defaults=(DEFAULT_SCOPES, False))):
-    """`name` is the sso-session name, or for a legacy profile its start URL; `scopes` a tuple of str."""
+class SsoSession(namedtuple("SsoSession", "name start_url region scopes legacy registration_scopes", defaults=(DEFAULT_SCOPES, False, None))):
+    """`name` is the sso-session name, or for a legacy profile its start URL; `scopes` a tuple of str.
+    `registration_scopes` is `sso_registration_scopes` as the AWS CLI v2 parses it, None when the key is
+    absent: the CLI keys the client registration file by exactly that (tray.core.tokens)."""
 
     __slots__ = ()
 
@@ -137,4 +139,5 @@ def _session_from_section(path: Path, name: str, values: dict) -> SsoSession:
     if not start_url.startswith(("https://", "http://")):
         raise ConfigError(f"{where}: sso_start_url = {start_url} is not an http(s) URL")
     scopes = tuple(s.strip() for s in values.get("sso_registration_scopes", "").split(",") if s.strip())
-    return SsoSession(name=name, start_url=start_url, region=values["sso_region"], scopes=scopes or DEFAULT_SCOPES)
+    return SsoSession(name=name, start_url=start_url, region=values["sso_region"], scopes=scopes or DEFAULT_SCOPES,
+                      registration_scopes=scopes if "sso_registration_scopes" in values else None)

@@ -19,7 +19,7 @@ import time
 import webbrowser
 from dataclasses import dataclass
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler, HTTPServer
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable
 from urllib.parse import parse_qs, urlencode, urlparse
 
@@ -108,9 +108,11 @@ def _peek(session: SsoSession) -> Token | None:
 
 
 def _registration(session: SsoSession, oidc, grant: str, now: datetime) -> Registration:
-    path = registration_cache_path(session, grant)
+    """The cached client registration if it is valid and can do `grant`, else a new one that replaces it
+    (the AWS CLI v2 shares the file between its two flows and decides the same way)."""
+    path = registration_cache_path(session)
     reg = read_registration(path)
-    if reg is not None and reg.is_valid(now):
+    if reg is not None and reg.is_valid(now) and reg.can_do(grant):
         return reg
     kwargs = {"clientName": f"botocore-client-{session.name}" if not session.legacy else f"botocore-client-{int(now.timestamp())}", "clientType": "public"}
     if grant == "authorization_code":
@@ -161,6 +163,21 @@ def _wait(options: SignInOptions, seconds: float, done: threading.Event | None =
 # --- the authorization-code flow with PKCE --------------------------------------------------------
 
 
+# How long one connection to the loopback server may stay silent. Browsers open spare connections that
+# send nothing (pre-connect); each is served on a thread of its own and dropped after this.
+CALLBACK_READ_TIMEOUT = 5.0
+# How often the waits of a sign-in look at the cancel event (the tray's Cancel and Quit) and at the server's
+# stop flag: cancel, --timeout and Quit end a sign-in within about this long.
+WAKE_INTERVAL = 0.1
+
+
+class _CallbackServer(ThreadingHTTPServer):
+    # every connection on its own daemon thread, never joined: a silent client can neither hold up the
+    # browser's real redirect nor make close() (and so cancel, --timeout, Quit and the token lock) wait
+    daemon_threads = True
+    block_on_close = False
+
+
 class _Callback:
     """The loopback server that receives the browser's redirect with the code (or the refusal)."""
 
@@ -172,6 +189,8 @@ class _Callback:
         callback = self
 
         class Handler(BaseHTTPRequestHandler):
+            timeout = CALLBACK_READ_TIMEOUT
+
             def do_GET(self):  # noqa: N802
                 url = urlparse(self.path)
                 if url.path != "/oauth/callback":
@@ -204,9 +223,9 @@ class _Callback:
             def log_message(self, *args):  # the query string carries the code: never log it
                 pass
 
-        self.server = HTTPServer(("127.0.0.1", 0), Handler)
+        self.server = _CallbackServer(("127.0.0.1", 0), Handler)
         self.port = self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True, name="oauth-callback")
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": WAKE_INTERVAL}, daemon=True, name="oauth-callback")
         self.thread.start()
 
     @property
@@ -214,6 +233,7 @@ class _Callback:
         return f"http://127.0.0.1:{self.port}/oauth/callback"
 
     def close(self) -> None:
+        """Stop accepting and close the listening socket; connections still open end on their own timeout."""
         self.server.shutdown()
         self.server.server_close()
 
@@ -241,7 +261,7 @@ def _pkce_flow(session: SsoSession, options: SignInOptions) -> Token:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise NotSignedIn(f"the sign-in to {session.name} timed out after {options.timeout:.0f} s with no answer from the browser")
-            _wait(options, min(left, 0.5), callback.done)
+            _wait(options, min(left, WAKE_INTERVAL), callback.done)
     finally:
         callback.close()
     if callback.code is None:

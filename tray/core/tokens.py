@@ -1,7 +1,7 @@
 """The SSO token cache, in the AWS CLI v2's own format, read and written both ways.
 
 `~/.aws/sso/cache/<sha1>.json` holds the access token (and, with the PKCE flow, the refresh token and
-the client registration that renews it). The PKCE client registration also lives in a file of its own,
+the client registration that renews it). The client registration also lives in a file of its own,
 keyed as the AWS CLI v2 keys it, so that sso-tray and `aws sso login` reuse each other's registrations.
 """
 
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -88,25 +89,35 @@ class Token:
         )
 
 
+# botocore (and so the AWS CLI) rewrites a token file in place: truncate, then write. A reader can catch it
+# empty or half-written, so a file that does not parse is read again before it is called corrupt.
+READ_ATTEMPTS = 3
+READ_PAUSE = 0.1  # seconds between attempts; such a rewrite takes a few milliseconds
+_pause = time.sleep
+
+
 def read_token(session: SsoSession) -> Token | None:
     """The cached token, or None when there is none. A file that cannot be used raises CorruptTokenCache."""
     path = session.token_cache_path
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return None
-    except OSError as e:
-        raise CorruptTokenCache(f"{path}: cannot read the cached token ({e.strerror}); sign in again: {session.login_hint}") from None
-    try:
-        body = json.loads(text)
-        if not isinstance(body, dict):
-            raise ValueError("not an object")
-        return Token.from_cache(body)
-    except (ValueError, KeyError, TypeError, AttributeError):
-        raise CorruptTokenCache(
-            f"{path}: the cached token is corrupt or incomplete, so the session counts as signed out;"
-            f" sign in again: {session.login_hint}"
-        ) from None
+    for attempt in range(1, READ_ATTEMPTS + 1):
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None
+        except OSError as e:
+            raise CorruptTokenCache(f"{path}: cannot read the cached token ({e.strerror}); sign in again: {session.login_hint}") from None
+        try:
+            body = json.loads(text)
+            if not isinstance(body, dict):
+                raise ValueError("not an object")
+            return Token.from_cache(body)
+        except (ValueError, KeyError, TypeError, AttributeError):
+            if attempt < READ_ATTEMPTS:
+                _pause(READ_PAUSE)
+    raise CorruptTokenCache(
+        f"{path}: the cached token is corrupt or incomplete, so the session counts as signed out;"
+        f" sign in again: {session.login_hint}"
+    )
 
 
 def write_token(session: SsoSession, token: Token) -> None:
@@ -139,19 +150,25 @@ class Registration:
         # leave a margin so that a registration does not lapse in the middle of a sign-in
         return self.expires_at - now > timedelta(minutes=15)
 
+    def can_do(self, grant: str) -> bool:
+        """Whether this registration can run the flow `grant` ("authorization_code" or "device_code"). As the
+        AWS CLI v2 decides (`_is_registration_for_auth_code`): one without `grantTypes` is a device one, and
+        the two kinds never stand in for each other (a device client gets an error page from /authorize)."""
+        return ("authorization_code" in self.grant_types) == (grant == "authorization_code")
 
-def registration_cache_path(session: SsoSession, grant: str = "authorization_code") -> Path:
-    """Where the client registration is kept: the AWS CLI v2's key for PKCE; a key of sso-tray's own
-    (the same fields plus the grant) for device-code registrations, which must not be mixed with it."""
+
+def registration_cache_path(session: SsoSession) -> Path:
+    """Where the client registration is kept, keyed byte for byte as the AWS CLI v2 keys it
+    (`BaseSSOTokenFetcher._registration_cache_key`): `scopes` is `sso_registration_scopes` as configured
+    (null when absent), `session_name` null for legacy profiles. One file per session for both flows, as
+    in the CLI; what a cached registration can do is checked before it is reused (`Registration.can_do`)."""
     args = {
         "tool": "botocore",
         "startUrl": session.start_url,
         "region": session.region,
-        "scopes": list(session.scopes),
-        "session_name": session.name,
+        "scopes": None if session.registration_scopes is None else list(session.registration_scopes),
+        "session_name": None if session.legacy else session.name,
     }
-    if grant != "authorization_code":
-        args["grant"] = grant
     key = hashlib.sha1(json.dumps(args, sort_keys=True).encode("utf-8")).hexdigest()
     return paths.sso_cache_dir() / f"{key}.json"
 
