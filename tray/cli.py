@@ -189,6 +189,25 @@ def cmd_credential_process(args) -> int:
     return 0
 
 
+def cmd_console(args) -> int:
+    from tray.core import console
+
+    if args.region:
+        from tray.core.configwrite import validate_region
+
+        validate_region(args.region)
+    if args.destination:
+        console.check_destination(args.destination)
+    profile, creds = _role_credentials(args)
+    url = console.console_url(profile, creds, args.destination, args.region)
+    if args.print:
+        print(url)  # asked for: the link is a bearer credential, so only ever on stdout and only with --print
+    else:
+        console.open_url(url)
+        print(f"Opened the AWS console as {profile.role_name} in {profile.account_id} ({profile.name}).", file=sys.stderr)
+    return 0
+
+
 def cmd_autostart(args) -> int:
     from tray.core import autostart
 
@@ -294,6 +313,13 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 
     if p := add("credential-process", cmd_credential_process, "credentials as a credential_process program prints them"):
         p.add_argument("profile", metavar="PROFILE")
+        p.add_argument("--sso-session", metavar="NAME")
+
+    if p := add("console", cmd_console, "open the AWS console signed in as a role (or --print the link)"):
+        p.add_argument("profile", metavar="PROFILE")
+        p.add_argument("--print", action="store_true", help="print the sign-in link instead of opening it (it is a bearer credential)")
+        p.add_argument("--destination", metavar="URL", help="the console page to open (default: the console home of the region)")
+        p.add_argument("--region", metavar="R", help="the console's region (default: the profile's, else the SSO session's)")
         p.add_argument("--sso-session", metavar="NAME")
 
     if p := add("autostart", cmd_autostart, "start the tray at login: on, off, or status"):

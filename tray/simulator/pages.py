@@ -1,4 +1,4 @@
-"""The person-facing pages: consent for /authorize, the device code form, confirmations, errors.
+"""The person-facing pages: consent for /authorize, the device code form, confirmations, errors, the console stand-in.
 
 Plain HTML with inline CSS and no external resources. Every value shown is escaped.
 """
@@ -106,3 +106,19 @@ def index(url: str, region: str, accounts: int) -> str:
         "<p><a href=\"/device\">Enter a device code</a></p>"
     )
     return document("IAM Identity Center simulator", body)
+
+
+def console(account_id: str, account_name: str, role_name: str, region: str, path: str) -> str:
+    """What a federated console sign-in lands on: who is signed in, where."""
+    body = (
+        "<h1>AWS Management Console</h1>"
+        "<p>Signed in through the sign-in federation endpoint.</p>"
+        "<dl>"
+        f"<dt>Account</dt><dd id=\"account\">{escape(account_id)}</dd>"
+        f"<dt>Account name</dt><dd id=\"account-name\">{escape(account_name)}</dd>"
+        f"<dt>Role</dt><dd id=\"role\">{escape(role_name)}</dd>"
+        f"<dt>Region</dt><dd id=\"region\">{escape(region or '(none)')}</dd>"
+        f"<dt>Page</dt><dd id=\"page\">{escape(path)}</dd>"
+        "</dl>"
+    )
+    return document("AWS Management Console", body)

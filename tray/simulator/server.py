@@ -16,7 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any, Callable
 from urllib.parse import parse_qs, urlsplit
 
-from . import control, pages, portal
+from . import control, federation, pages, portal
 from .errors import ApiError, oidc_error, portal_error
 from .state import PageError
 
@@ -41,6 +41,13 @@ def _portal(fn: Callable) -> Callable[[Handler, dict], Any]:
     return lambda h, _body: fn(h.sim.store, h.sim.directory(), h.bearer(), h.query)
 
 
+def _role_credentials(h: Handler, _body: dict) -> dict:
+    result = portal.get_role_credentials(h.sim.store, h.sim.directory(), h.bearer(), h.query)
+    # remembered, so that the federation endpoint accepts these credentials and no others
+    h.sim.federation.record(result["roleCredentials"], h.query["account_id"], h.query["role_name"])
+    return result
+
+
 def _logout(h: Handler, _body: dict) -> None:
     portal.logout(h.sim.store, h.bearer())
 
@@ -56,8 +63,7 @@ API_ROUTES: dict[tuple[str, str], tuple[str, str, Callable[[Handler, dict], Any]
     ("POST", "/token"): ("CreateToken", "oidc", _oidc("create_token")),
     ("GET", "/assignment/accounts"): ("ListAccounts", "portal", _portal(portal.list_accounts)),
     ("GET", "/assignment/roles"): ("ListAccountRoles", "portal", _portal(portal.list_account_roles)),
-    ("GET", "/federation/credentials"): ("GetRoleCredentials", "portal",
-                                         _portal(portal.get_role_credentials)),
+    ("GET", "/federation/credentials"): ("GetRoleCredentials", "portal", _role_credentials),
     ("POST", "/logout"): ("Logout", "portal", _logout),
 }
 
@@ -166,6 +172,10 @@ class Handler(BaseHTTPRequestHandler):
             self._authorize_answer()
         elif path == "/device" and method in ("GET", "POST"):
             self._device_page(method)
+        elif path == "/federation" and method in ("GET", "POST"):
+            self._federation()
+        elif method == "GET" and (path == "/console" or path.startswith("/console/")):
+            self._console_page()
         elif (method, path) == ("GET", "/"):
             self.operation = "IndexPage"
             self._send_html(200, pages.index(self.sim.url, self.sim.options.region,
@@ -273,6 +283,45 @@ class Handler(BaseHTTPRequestHandler):
             self._send_html(200, pages.finished(allow))
         else:
             self._send_html(400, pages.device_form(code, error="That code is not valid or has expired."))
+
+    # -- sign-in federation and the stand-in console ---------------------------------------------
+
+    def _federation(self) -> None:
+        sim = self.sim
+        given = federation.params(self.query, self.body)
+        action = given.get("Action", "")
+        self.operation = f"Federation:{action or '-'}"
+        sim.traffic.record_call(self.operation)
+        try:
+            if action == "getSigninToken":
+                token = sim.federation.get_signin_token(given.get("Session", ""), sim.store.now())
+                self.send_json(200, {"SigninToken": token})
+            elif action == "login":
+                target = federation.console_target(given.get("Destination", ""), self.base_url())
+                if target is None:
+                    raise federation.FederationError("Destination must be an AWS console page")
+                cookie, _ = sim.federation.login(given.get("SigninToken", ""), sim.store.now())
+                self._send(302, b"", "text/plain", {
+                    "Location": target,
+                    "Set-Cookie": f"{federation.COOKIE}={cookie}; Path=/console; HttpOnly; SameSite=Lax",
+                })
+            else:
+                raise federation.FederationError("Action must be getSigninToken or login")
+        except federation.FederationError as problem:
+            if action == "login":
+                self._send_html(400, pages.error(str(problem)))
+            else:
+                self.send_json(400, {"message": str(problem)}, "InvalidRequestException")
+
+    def _console_page(self) -> None:
+        self.operation = "ConsolePage"
+        user = self.sim.federation.console_user(self.headers.get("Cookie"))
+        if user is None:
+            self._send_html(403, pages.error("Not signed in to the console: sign in through the federation endpoint."))
+            return
+        account = self.sim.directory().get(user.account_id)
+        self._send_html(200, pages.console(user.account_id, account.name if account else "", user.role_name,
+                                           self.query.get("region", ""), self.route_path))
 
     # -- writing answers -----------------------------------------------------------------------
 

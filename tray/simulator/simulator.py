@@ -6,6 +6,7 @@ import threading
 from typing import Any
 
 from .directory import Directory, DirectoryCache
+from .federation import Federation
 from .options import SimulatorOptions
 from .server import SimServer
 from .state import IdentityStore
@@ -23,6 +24,7 @@ class Simulator:
                  port: int = 0) -> None:
         self.store = IdentityStore(options if options is not None else SimulatorOptions())
         self.traffic = Traffic()
+        self.federation = Federation()
         self._directories = DirectoryCache()
         self._host = host
         self._port = port
@@ -122,6 +124,10 @@ class Simulator:
     def revoke_all_tokens(self) -> None:
         """End every sign-in session: all access and refresh tokens stop working."""
         self.store.revoke_all_tokens()
+
+    def issued_credentials(self, access_key_id: str) -> bool:
+        """Whether GetRoleCredentials handed out this access key id."""
+        return self.federation.is_issued(access_key_id)
 
     def advance_time(self, seconds: float) -> None:
         """Age everything the simulator issued by ``seconds`` (tokens, codes, sessions, clients)."""

@@ -1,0 +1,120 @@
+"""The AWS console signed in as a role: role credentials → the sign-in federation endpoint → a login link (SPEC §9).
+
+`getSigninToken` exchanges the credentials (as the `Session` JSON) for a sign-in token, and
+`Action=login&Issuer=…&Destination=…&SigninToken=…` is the link that opens the console. It is not an
+AWS SDK API (no boto3 client exists for it), so it is plain HTTPS via urllib, sent as a POST so that the
+credentials travel in the body rather than in a URL. Each partition has its own sign-in host;
+`SSO_TRAY_FEDERATION_URL` overrides it (the tests point it at the simulator).
+
+The link is a bearer credential: whoever has it is signed in. It is returned to the caller, who
+either hands it to the browser or prints it on request; it is never logged.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from urllib.parse import urlencode, urlsplit
+
+from tray.core.credentials import RoleCredentials
+from tray.core.errors import AwsError, UsageError
+
+FEDERATION_URL_ENV = "SSO_TRAY_FEDERATION_URL"
+ISSUER = "sso-tray"
+TIMEOUT = 30.0
+
+# partition -> (its sign-in federation endpoint, its console host)
+PARTITIONS = {
+    "aws": ("https://signin.aws.amazon.com/federation", "console.aws.amazon.com"),
+    "aws-cn": ("https://signin.amazonaws.cn/federation", "console.amazonaws.cn"),
+    "aws-us-gov": ("https://signin.amazonaws-us-gov.com/federation", "console.amazonaws-us-gov.com"),
+}
+
+
+def partition_of(region: str) -> str:
+    if region.startswith("cn-"):
+        return "aws-cn"
+    if region.startswith("us-gov-"):
+        return "aws-us-gov"
+    return "aws"
+
+
+def federation_url(region: str, environ: dict | None = None) -> str:
+    env = os.environ if environ is None else environ
+    return env.get(FEDERATION_URL_ENV) or PARTITIONS[partition_of(region)][0]
+
+
+def default_destination(region: str) -> str:
+    """The console home of `region`, on its partition's console."""
+    partition = partition_of(region)
+    host = PARTITIONS[partition][1]
+    if partition == "aws":
+        host = f"{region}.{host}"  # the regional console, as the console itself links to it
+    return f"https://{host}/console/home?" + urlencode({"region": region})
+
+
+def signin_token_request(creds: RoleCredentials, federation: str) -> tuple[str, bytes]:
+    """The getSigninToken request: the endpoint and its form body (which carries the secrets)."""
+    session = json.dumps({
+        "sessionId": creds.access_key_id,
+        "sessionKey": creds.secret_access_key,
+        "sessionToken": creds.session_token,
+    })
+    return federation, urlencode({"Action": "getSigninToken", "Session": session}).encode("ascii")
+
+
+def login_url(federation: str, signin_token: str, destination: str) -> str:
+    """The link that signs the browser in and lands on `destination`."""
+    query = urlencode({"Action": "login", "Issuer": ISSUER, "Destination": destination, "SigninToken": signin_token})
+    return f"{federation}?{query}"
+
+
+def check_destination(destination: str) -> str:
+    parts = urlsplit(destination)
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise UsageError(f"--destination must be a console URL (https://…), not {destination!r}")
+    return destination
+
+
+def console_url(profile, creds: RoleCredentials, destination: str | None = None, region: str | None = None) -> str:
+    """The console login link for `profile` (a `profiles.RoleProfile`) signed in with `creds`.
+
+    The page is `destination`, else the console home of `region`, else of the profile's region, else of
+    its SSO session's region."""
+    from urllib.error import HTTPError, URLError
+    from urllib.request import Request, urlopen
+
+    region = region or profile.region or profile.session.region
+    destination = check_destination(destination) if destination else default_destination(region)
+    federation = federation_url(region)
+    url, body = signin_token_request(creds, federation)
+    what = f"signing in to the AWS console as {profile.role_name} in {profile.account_id}"
+    request = Request(url, data=body, method="POST", headers={
+        "Content-Type": "application/x-www-form-urlencoded",
+        "Accept": "application/json",
+        "User-Agent": ISSUER,
+    })
+    try:
+        with urlopen(request, timeout=TIMEOUT) as response:
+            answer = json.loads(response.read().decode("utf-8"))
+        signin_token = answer["SigninToken"]
+    except HTTPError as e:
+        raise AwsError(f"{what}: the sign-in federation endpoint refused the credentials (HTTP {e.code})") from None
+    except (URLError, OSError) as e:
+        reason = getattr(e, "reason", None) or e
+        raise AwsError(f"{what}: cannot reach {urlsplit(federation).netloc} ({reason})") from None
+    except (ValueError, KeyError, TypeError):
+        raise AwsError(f"{what}: the sign-in federation endpoint gave no sign-in token") from None
+    return login_url(federation, signin_token, destination)
+
+
+def open_url(url: str) -> None:
+    """Hand `url` to the default browser (`$BROWSER` picks the program); AwsError when none opens."""
+    import webbrowser
+
+    try:
+        opened = webbrowser.open(url, new=2)
+    except Exception:  # noqa: BLE001 - a broken $BROWSER is reported below, without the link
+        opened = False
+    if not opened:
+        raise AwsError("no web browser could be opened (set $BROWSER, or use `sso-tray console PROFILE --print`)")
