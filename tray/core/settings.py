@@ -1,13 +1,15 @@
 """sso-tray's own settings, in the per-user config folder (`~/.config/sso-tray/settings.json` on Linux).
 
 What the person chose: default export format, warning thresholds, clipboard clearing, favourites and
-pinned profiles. A missing file means the defaults; a malformed one is reported, never overwritten
-until the person changes a setting.
+pinned profiles. A missing file means the defaults; a malformed one is reported (`load_or_problem`), and
+never replaced without a copy: the first save over it keeps the bad file beside it (`settings.json.bad`,
+then `.bad.2`, … never over an earlier copy), so favourites and pinned profiles typed in by hand survive.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from tray.core import paths
@@ -54,7 +56,44 @@ class Settings:
             raise ConfigError(f"{path}: setting 'warn_minutes' must be a list of positive whole minutes")
         return settings
 
-    def save(self, path: Path | None = None) -> None:
+    @classmethod
+    def load_or_problem(cls, path: Path | None = None) -> "tuple[Settings, str | None]":
+        """(the settings, None), or (the defaults, why the file cannot be used) when it is malformed. The
+        tray runs on the defaults, shows the problem, and saves only when the person changes a setting."""
+        try:
+            return cls.load(path), None
+        except ConfigError as e:
+            return cls(), str(e)
+
+    def save(self, path: Path | None = None) -> Path | None:
+        """Write the settings. A file there that does not load is first kept beside it; returns where (else None)."""
         from tray.core.fileio import write_json
 
-        write_json(path or settings_path(), vars(self))
+        path = path or settings_path()
+        kept = _keep_if_malformed(path)
+        write_json(path, vars(self))
+        return kept
+
+
+def _keep_if_malformed(path: Path) -> Path | None:
+    try:
+        Settings.load(path)
+        return None
+    except ConfigError:
+        pass
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise ConfigError(f"{path}: the settings file cannot be read to keep a copy of it ({e.strerror}); fix or remove it") from None
+    for n in range(1, 1000):
+        copy = path.with_name(f"{path.name}.bad" + (f".{n}" if n > 1 else ""))
+        try:
+            fd = os.open(copy, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # O_EXCL: an earlier copy stays
+        except FileExistsError:
+            continue
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        return copy
+    raise ConfigError(f"{path}: the settings file does not load and too many copies of bad ones lie beside it; remove them")

@@ -1,0 +1,66 @@
+"""sso-tray's own settings file: a malformed one is reported and never replaced without a copy kept beside it."""
+
+from __future__ import annotations
+
+import json
+import stat
+
+import pytest
+
+from tray.core.errors import ConfigError
+from tray.core.settings import Settings, settings_path
+
+HAND_EDITED = '{"favourites": ["prod-admin", "dev-read"], "pinned": ["prod-admin"],,}\n'  # a stray comma
+
+
+def write_settings(text: str):
+    path = settings_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def test_save_over_a_malformed_file_keeps_it_beside(home):
+    path = write_settings(HAND_EDITED)
+    settings, problem = Settings.load_or_problem()
+    assert problem and str(path) in problem
+    assert vars(settings) == vars(Settings())  # the defaults, while the file is bad
+    settings.default_format = "fish"
+    kept = settings.save()
+    assert kept == path.with_name("settings.json.bad")
+    assert kept.read_text() == HAND_EDITED
+    assert stat.S_IMODE(kept.stat().st_mode) == 0o600
+    assert Settings.load().default_format == "fish"
+
+
+def test_an_earlier_copy_is_never_overwritten(home):
+    path = write_settings(HAND_EDITED)
+    Settings().save()
+    second = '{"warn_minutes": "thirty"}'  # parses, but a setting has the wrong type: malformed too
+    path.write_text(second)
+    with pytest.raises(ConfigError):
+        Settings.load()
+    kept = Settings().save()
+    assert kept == path.with_name("settings.json.bad.2")
+    assert kept.read_text() == second
+    assert path.with_name("settings.json.bad").read_text() == HAND_EDITED
+
+
+def test_a_good_or_missing_file_keeps_no_copy(home):
+    missing, problem = Settings.load_or_problem()
+    assert problem is None and vars(missing) == vars(Settings())
+    assert Settings().save() is None
+    settings, problem = Settings.load_or_problem()
+    assert problem is None
+    settings.favourites = ["dev-read"]
+    assert settings.save() is None
+    assert json.loads(settings_path().read_text())["favourites"] == ["dev-read"]
+    assert sorted(p.name for p in settings_path().parent.iterdir()) == ["settings.json"]
+
+
+def test_an_unreadable_settings_path_is_left_alone(home):
+    path = settings_path()
+    path.mkdir(parents=True)  # a folder where the file should be: nothing can be kept, so nothing is written
+    with pytest.raises(ConfigError):
+        Settings().save()
+    assert path.is_dir() and not path.with_name("settings.json.bad").exists()
