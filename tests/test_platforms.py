@@ -11,6 +11,7 @@ import ast
 import ctypes
 import importlib.util
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -20,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from conftest import run_cli, sim_account, sim_role, write_config
-from tray.core import fileio
+from tray.core import fileio, paths
 from tray.core.state import EXPIRING, SIGNED_OUT, VALID, SessionView, State
 from tray.ui import platform as tray_platform
 from tray.ui.menu import tooltip
@@ -90,7 +91,8 @@ def test_fit_counts_utf16_units_and_marks_the_cut(text, middle):
 def sessions(n: int, name_length: int) -> tuple[SessionView, ...]:
     names = [f"{i}-" + "n" * (name_length - len(f"{i}-")) for i in range(n)]
     return tuple(
-        SessionView(name, (VALID, EXPIRING, SIGNED_OUT)[i % 3], None if i % 3 == 2 else NOW + timedelta(hours=i + 1, minutes=5), timedelta(hours=8))
+        SessionView(name, (VALID, EXPIRING, SIGNED_OUT)[i % 3], expires_at=None if i % 3 == 2 else NOW + timedelta(hours=i + 1, minutes=5),
+                    lifetime=timedelta(hours=8))
         for i, name in enumerate(names)
     )
 
@@ -319,3 +321,61 @@ def test_status_and_profiles_survive_a_console_code_page(sso_env, home, encoding
         if args[0] == "profiles":
             assert "zürich-admin" in out or "zurich-admin" in out
             assert "Zurich - " in out or "Zürich — " in out or "Zürich - " in out, out
+
+
+# --- Windows: the demo kept in its own folder ------------------------------------------------------------
+
+
+@pytest.fixture
+def simulated_windows(tmp_path, monkeypatch):
+    """Path resolution as on Windows: `~` is %USERPROFILE% (HOME is ignored) and platformdirs is its
+    Windows class, reading %APPDATA%/%LOCALAPPDATA% (what the shell's known folders hold). The person's
+    real profile is a folder of its own, outside the test's HOME."""
+    import platformdirs
+    import platformdirs.windows
+
+    profile = tmp_path / "Users" / "Ann"
+    monkeypatch.setenv("USERPROFILE", str(profile))
+    monkeypatch.setenv("APPDATA", str(profile / "AppData" / "Roaming"))
+    monkeypatch.setenv("LOCALAPPDATA", str(profile / "AppData" / "Local"))
+    real_expanduser = os.path.expanduser
+    monkeypatch.setattr(os.path, "expanduser", lambda p: str(profile) + p[1:] if p.startswith("~") else real_expanduser(p))
+    monkeypatch.setattr(platformdirs, "PlatformDirs", platformdirs.windows.Windows)
+    monkeypatch.setattr(platformdirs.windows, "_RESOLVE_WIN_FOLDER", platformdirs.windows.get_win_folder_from_env_vars)
+    for name in ("AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE", "AWS_ENDPOINT_URL_SSO", "AWS_ENDPOINT_URL_SSO_OIDC", paths.ROOT_ENV):
+        monkeypatch.delenv(name, raising=False)  # so that monkeypatch restores what the demo sets
+    return profile
+
+
+def every_path() -> dict[str, Path]:
+    return {name: getattr(paths, name)() for name in (
+        "aws_config_file", "credentials_file", "sso_cache_dir", "cli_cache_dir", "app_config_dir", "app_cache_dir", "app_locks_dir",
+    )}
+
+
+def test_the_demo_on_windows_stays_in_its_own_folder_and_lock(simulated_windows):
+    from tray import demo
+    from tray.ui.app import AlreadyRunning, single_instance
+
+    real = every_path()
+    assert all(p.is_relative_to(simulated_windows) for p in real.values()), real  # the simulation holds
+    real_tray = single_instance()  # the person's own tray is running
+    sim, root = demo.prepare(accounts=2)
+    try:
+        demo_paths = every_path()
+        for name, path in demo_paths.items():
+            assert path.is_relative_to(root), f"{name}: {path} is outside the demo's folder {root}"
+        assert os.environ["AWS_CONFIG_FILE"] == str(demo_paths["aws_config_file"])  # what botocore reads
+        assert os.environ["AWS_SHARED_CREDENTIALS_FILE"] == str(demo_paths["credentials_file"])
+        demo.sign_in(sim)  # the real PKCE flow and the token cache, through the paths module
+        demo_tray = single_instance()  # a second lock, not "already running"
+        demo_tray.release()
+        assert list(demo_paths["sso_cache_dir"].glob("*.json"))
+        assert not (simulated_windows / ".aws").exists(), "nothing written in the real profile's .aws"
+        os.environ.pop(paths.ROOT_ENV)
+        with pytest.raises(AlreadyRunning):  # without the root it is the real tray's lock, which is held
+            single_instance()
+    finally:
+        sim.stop()
+        real_tray.release()
+        shutil.rmtree(root)

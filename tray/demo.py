@@ -1,6 +1,6 @@
 """`sso-tray demo`: the whole product with no AWS account.
 
-Starts the built-in Identity Center simulator, makes a throw-away HOME with an `[sso-session demo]`
+Starts the built-in Identity Center simulator, makes a throw-away home with an `[sso-session demo]`
 and two role profiles, signs in through the real PKCE flow (the simulator approves the first sign-in
 by itself), prints the status, then runs the tray against it. Later sign-ins from the menu open the
 simulator's Allow/Deny page in your browser. Everything is removed when the demo ends.
@@ -19,26 +19,22 @@ START_URL = "https://demo.awsapps.com/start"
 
 
 def prepare(accounts: int) -> tuple[object, Path]:
-    """The simulator, running, and a HOME (set in os.environ) with an AWS config for it."""
+    """The simulator, running, and a throw-away home (`paths.use_root`) with an AWS config for it."""
+    from tray.core import paths
     from tray.simulator import Simulator, SimulatorOptions
     from tray.simulator.directory import Directory
 
     options = SimulatorOptions(accounts=accounts, roles_per_account=3, auto_approve=True)
     sim = Simulator(options).start()
     home = Path(tempfile.mkdtemp(prefix="sso-tray-demo-"))
-    env = {
-        "HOME": str(home),
-        "AWS_CONFIG_FILE": str(home / ".aws" / "config"),
-        "AWS_SHARED_CREDENTIALS_FILE": str(home / ".aws" / "credentials"),
-        "AWS_ENDPOINT_URL_SSO": sim.url,
-        "AWS_ENDPOINT_URL_SSO_OIDC": sim.url,
-        "XDG_CONFIG_HOME": str(home / ".config"),
-        "XDG_CACHE_HOME": str(home / ".cache"),
-    }
-    os.environ.update(env)
+    # Through the paths module, not HOME/XDG_*: Windows Python and platformdirs ignore those, and the
+    # demo would use the real ~/.aws and the real tray's lock.
+    paths.use_root(home)
+    os.environ.update({"AWS_ENDPOINT_URL_SSO": sim.url, "AWS_ENDPOINT_URL_SSO_OIDC": sim.url})
     first, second = Directory(options).accounts[:2]
-    (home / ".aws").mkdir(mode=0o700)
-    (home / ".aws" / "config").write_text(
+    config = paths.aws_config_file()
+    config.parent.mkdir(mode=0o700)
+    config.write_text(
         f"[sso-session demo]\nsso_start_url = {START_URL}\nsso_region = us-east-1\nsso_registration_scopes = sso:account:access\n\n"
         f"[profile demo-admin]\nsso_session = demo\nsso_account_id = {first.account_id}\nsso_role_name = {first.roles[0]}\nregion = eu-west-1\n\n"
         f"[profile demo-read]\nsso_session = demo\nsso_account_id = {second.account_id}\nsso_role_name = {second.roles[0]}\nregion = us-east-1\n"
@@ -61,10 +57,10 @@ def main(accounts: int = 25, tray: bool = True) -> int:
     sim, home = prepare(accounts)
     try:
         sign_in(sim)
-        print(f"Demo Identity Center at {sim.url} with {accounts} accounts; throw-away HOME {home}")
+        print(f"Demo Identity Center at {sim.url} with {accounts} accounts; throw-away home {home}")
         cli_main(["status"])
         print("\nIn another terminal, the same engine from the command line:")
-        print(f"  export HOME={home} AWS_CONFIG_FILE={home}/.aws/config AWS_ENDPOINT_URL_SSO={sim.url} AWS_ENDPOINT_URL_SSO_OIDC={sim.url}")
+        print(f"  export SSO_TRAY_ROOT={home} AWS_CONFIG_FILE={os.environ['AWS_CONFIG_FILE']} AWS_ENDPOINT_URL_SSO={sim.url} AWS_ENDPOINT_URL_SSO_OIDC={sim.url}")
         print("  sso-tray profiles; sso-tray export demo-admin --format fish\n")
         sys.stdout.flush()
         if not tray:

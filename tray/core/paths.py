@@ -1,4 +1,11 @@
-"""Where sso-tray reads and writes: the AWS CLI v2's files, and its own per-user folders."""
+"""Where sso-tray reads and writes: the AWS CLI v2's files, and its own per-user folders.
+
+Every path comes from here. `use_root(folder)` (the demo's throw-away home) moves all of them under one
+folder, on every OS: HOME is ignored by Windows Python (`~` is %USERPROFILE%) and XDG_* by platformdirs
+on Windows and macOS, so setting those would leave the demo in the person's real ~/.aws and sharing the
+real tray's lock. The root travels in `SSO_TRAY_ROOT`, so that the processes sso-tray starts, and a
+command typed in another terminal, see the same files.
+"""
 
 from __future__ import annotations
 
@@ -6,28 +13,57 @@ import os
 from pathlib import Path
 
 APP_NAME = "sso-tray"
+ROOT_ENV = "SSO_TRAY_ROOT"
+
+
+def root() -> Path | None:
+    """The folder that stands in for the person's home, when one is set."""
+    value = os.environ.get(ROOT_ENV)
+    return Path(value) if value else None
+
+
+def use_root(folder: Path) -> None:
+    """Keep every file sso-tray (and botocore in this process and its children) uses under `folder`.
+    botocore is told through AWS_CONFIG_FILE and AWS_SHARED_CREDENTIALS_FILE, which it honours on
+    every OS."""
+    os.environ[ROOT_ENV] = str(folder)
+    os.environ["AWS_CONFIG_FILE"] = str(aws_config_file())
+    os.environ["AWS_SHARED_CREDENTIALS_FILE"] = str(credentials_file())
+
+
+def _home() -> Path:
+    return root() or Path(os.path.expanduser("~"))
+
+
+def _aws_file(variable: str, name: str) -> Path:
+    """An AWS CLI file: the environment variable names it (as botocore reads it), unless a root is set."""
+    if root() is None and os.environ.get(variable):
+        return Path(os.path.expanduser(os.environ[variable]))
+    return _home() / ".aws" / name
 
 
 def aws_config_file() -> Path:
-    return Path(os.path.expanduser(os.environ.get("AWS_CONFIG_FILE") or "~/.aws/config"))
+    return _aws_file("AWS_CONFIG_FILE", "config")
 
 
 def credentials_file() -> Path:
-    return Path(os.path.expanduser(os.environ.get("AWS_SHARED_CREDENTIALS_FILE") or "~/.aws/credentials"))
+    return _aws_file("AWS_SHARED_CREDENTIALS_FILE", "credentials")
 
 
 def sso_cache_dir() -> Path:
     """The AWS CLI v2's SSO token cache."""
-    return Path(os.path.expanduser("~/.aws/sso/cache"))
+    return _home() / ".aws" / "sso" / "cache"
 
 
 def cli_cache_dir() -> Path:
     """The AWS CLI v2's role-credential cache."""
-    return Path(os.path.expanduser("~/.aws/cli/cache"))
+    return _home() / ".aws" / "cli" / "cache"
 
 
 def app_config_dir() -> Path:
     """Settings that the person chose (favourites, pinned profiles, formats, thresholds)."""
+    if root() is not None:
+        return root() / ".config" / APP_NAME
     from platformdirs import user_config_dir
 
     return Path(user_config_dir(APP_NAME, appauthor=False))
@@ -35,6 +71,8 @@ def app_config_dir() -> Path:
 
 def app_cache_dir() -> Path:
     """Things sso-tray can rebuild: discovered accounts and roles."""
+    if root() is not None:
+        return root() / ".cache" / APP_NAME
     from platformdirs import user_cache_dir
 
     return Path(user_cache_dir(APP_NAME, appauthor=False))
