@@ -152,7 +152,12 @@ class TrayApp:
             os.environ["PYSTRAY_BACKEND"] = backend
         self.backend = backend
         try:
+            import PIL  # noqa: F401  first: pystray reports a missing Pillow as "this platform is not supported"
             import pystray
+        except ModuleNotFoundError as e:  # installed without the `tray` extra (pystray, Pillow)
+            missing = {"PIL": "Pillow"}.get((e.name or "pystray").split(".")[0], e.name)
+            raise AwsError(f"the tray needs {missing}, which is not installed: pipx install 'sso-tray[tray]'"
+                           " (or pip install 'sso-tray[tray]'); every other command works without it") from None
         except Exception as e:  # Xlib.error.DisplayNameError and friends are not ImportErrors
             raise AwsError(f"cannot open the tray on this desktop ({type(e).__name__}: {e})") from None
         if sys.platform.startswith("linux"):  # sso-tray's own notifier (tray.ui.notify) is the one used here
