@@ -208,11 +208,33 @@ def cmd_console(args) -> int:
     return 0
 
 
+def cmd_exec(args) -> int:
+    from tray.core import execrun, rolecreds
+    from tray.core.config import AwsConfig
+    from tray.core.profiles import resolve
+
+    if not args.command:
+        raise UsageError("exec needs a command after `--`: sso-tray exec PROFILE [--server] -- CMD [ARG...]")
+    profile = resolve(AwsConfig.load(), args.profile, args.sso_session, _discovery_for)
+    execrun.check_nesting(profile.name, args.force)
+
+    def credentials():
+        return rolecreds.get(profile.session, profile.account_id, profile.role_name)
+
+    creds = credentials()  # before CMD starts: a session that is signed out fails here, with exit 3
+    if not args.server:
+        return execrun.run(args.command, execrun.child_environment(os.environ, profile.name, profile.region, execrun.static_variables(creds)))
+    with execrun.CredentialServer(credentials) as server:
+        return execrun.run(args.command, execrun.child_environment(os.environ, profile.name, profile.region, server.variables()))
+
+
 def cmd_autostart(args) -> int:
     from tray.core import autostart
 
     if args.action == "on":
-        autostart.enable()
+        from tray.ui.platform import app_icons
+
+        autostart.enable(app_icons=app_icons())  # on Linux also the applications-menu entry and its icons
         print(f"sso-tray starts at login ({autostart.describe()})")
     elif args.action == "off":
         autostart.disable()
@@ -322,6 +344,13 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         p.add_argument("--region", metavar="R", help="the console's region (default: the profile's, else the SSO session's)")
         p.add_argument("--sso-session", metavar="NAME")
 
+    if p := add("exec", cmd_exec, "run a command with a role's credentials (-- CMD [ARG...])",
+                usage="sso-tray exec PROFILE [--server] [--force] [--sso-session NAME] -- CMD [ARG...]"):
+        p.add_argument("profile", metavar="PROFILE")
+        p.add_argument("--server", action="store_true", help="serve the credentials on 127.0.0.1 (container credentials protocol) instead of putting keys in the environment")
+        p.add_argument("--force", action="store_true", help="run even inside another `sso-tray exec` for a different profile")
+        p.add_argument("--sso-session", metavar="NAME")
+
     if p := add("autostart", cmd_autostart, "start the tray at login: on, off, or status"):
         p.add_argument("action", choices=("on", "off", "status"))
 
@@ -366,8 +395,12 @@ def main(argv: list[str] | None = None) -> int:
     if argv and argv[0] == "simulator":  # its own parser owns every flag after the word
         args = argparse.Namespace(func=cmd_simulator, simulator_args=argv[1:])
     else:
+        # everything after exec's `--` is the command's own, flags included: argparse never sees it
+        command = argv[argv.index("--") + 1 :] if argv[:1] == ["exec"] and "--" in argv else None
         try:
-            args = build_parser(argv[0] if argv else None).parse_args(argv)
+            args = build_parser(argv[0] if argv else None).parse_args(argv if command is None else argv[: len(argv) - len(command) - 1])
+            if argv[:1] == ["exec"]:
+                args.command = command
         except UsageError as e:
             _print_err(str(e))
             return e.exit_code

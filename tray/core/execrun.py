@@ -1,0 +1,274 @@
+"""`exec`: run a command with a role's credentials, pass signals to it, exit with its status (SPEC §9).
+
+Static mode puts the credentials and region into the command's environment. `--server` mode puts none
+there: a credentials endpoint on 127.0.0.1 speaks the container credentials protocol every AWS SDK
+reads (`AWS_CONTAINER_CREDENTIALS_FULL_URI` plus a random `AWS_CONTAINER_AUTHORIZATION_TOKEN`), and
+hands out fresh credentials whenever the SDK asks, which botocore does inside 15 minutes of expiry.
+
+Variables that would win over the ones set here are removed: botocore reads environment keys first,
+then the profile named by `AWS_PROFILE`, and the container endpoint only after both
+(../shared/TESTING.md). `SSO_TRAY_PROFILE` marks the environment, as aws-vault's `AWS_VAULT` does,
+so that an `exec` inside another one for a different profile is refused unless forced.
+
+The command is started with `subprocess` (no fork of this process, so the same code runs on Windows)
+and stays in this process group, so a Ctrl-C at the terminal reaches it directly. On Linux the
+signals to forward are taken with `sigtimedwait`, which tells who sent them: one the kernel sent to the
+whole foreground group (the terminal's Ctrl-C, Ctrl-\\, hang-up) has reached the command already and is
+not sent twice; one sent to sso-tray alone (`kill PID`) is passed on. Elsewhere each is passed on.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import os
+import secrets
+import signal
+import subprocess
+import threading
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from tray.core.credentials import RoleCredentials, format_time, utcnow
+from tray.core.errors import TrayError, UsageError
+
+MARKER = "SSO_TRAY_PROFILE"
+CREDENTIAL_VARIABLES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_CREDENTIAL_EXPIRATION")
+CONTAINER_VARIABLES = (
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",  # botocore prefers it to FULL_URI
+    "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+    "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",  # read before AWS_CONTAINER_AUTHORIZATION_TOKEN
+)
+# Everything that would make an SDK in the command use other credentials than these.
+OVERRIDING = CREDENTIAL_VARIABLES + CONTAINER_VARIABLES + (
+    "AWS_SECURITY_TOKEN",  # the legacy name botocore still reads
+    "AWS_SESSION_EXPIRATION",  # aws-vault's name for the expiry
+    "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",  # the AWS CLI v1's
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_ROLE_ARN",
+    "AWS_ROLE_SESSION_NAME",
+)
+SI_KERNEL = 0x80  # Linux si_code: sent by the kernel (a terminal's Ctrl-C goes to the whole foreground group)
+SERVER_PATH = "/role-credentials"
+
+
+class CommandFailed(TrayError):
+    """The command could not be started: 127 when it is not found, 126 when it cannot run, as a shell says."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def check_nesting(profile_name: str, force: bool, environ: Mapping[str, str] | None = None) -> None:
+    """Refuse to run inside another `sso-tray exec` for a different profile (unless forced)."""
+    inside = (os.environ if environ is None else environ).get(MARKER)
+    if inside and inside != profile_name and not force:
+        raise UsageError(f"already inside `sso-tray exec {inside}`: exit it first, or add --force to run {profile_name} inside it")
+
+
+def child_environment(base: Mapping[str, str], profile_name: str, region: str | None, variables: Mapping[str, str]) -> dict[str, str]:
+    """`base` without the variables that would override `variables`, plus those, the region and the marker."""
+    env = {k: v for k, v in base.items() if k not in OVERRIDING}
+    env.update(variables)
+    if region:
+        env["AWS_REGION"] = env["AWS_DEFAULT_REGION"] = region
+    env[MARKER] = profile_name
+    return env
+
+
+def static_variables(creds: RoleCredentials) -> dict[str, str]:
+    return dict(zip(CREDENTIAL_VARIABLES, (creds.access_key_id, creds.secret_access_key, creds.session_token, format_time(creds.expiration))))
+
+
+def exit_status(returncode: int) -> int:
+    """The command's status as a shell gives it: 128+N for a command killed by signal N."""
+    return 128 - returncode if returncode < 0 else returncode
+
+
+# --------------------------------------------------------------------------- running the command
+
+
+def _forwarded() -> tuple[signal.Signals, ...]:
+    names = ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGBREAK")
+    return tuple(getattr(signal, n) for n in names if hasattr(signal, n))
+
+
+def _block_forwarded_signals() -> None:
+    """For threads of this module: signals are the main thread's to take (see `_run_linux`)."""
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_BLOCK, set(_forwarded()) | {signal.SIGCHLD})
+
+
+def _spawn(argv: list[str], env: dict[str, str]) -> subprocess.Popen:
+    try:
+        return subprocess.Popen(argv, env=env)
+    except FileNotFoundError:
+        raise CommandFailed(f"{argv[0]}: command not found", 127) from None
+    except PermissionError:
+        raise CommandFailed(f"{argv[0]}: permission denied", 126) from None
+    except OSError as e:
+        raise CommandFailed(f"{argv[0]}: cannot run it ({e.strerror or type(e).__name__})", 126) from None
+
+
+def run(argv: list[str], env: dict[str, str]) -> int:
+    """Run `argv` with `env`, passing signals on, and return its exit status."""
+    if hasattr(signal, "sigtimedwait") and hasattr(signal, "pthread_sigmask") and threading.current_thread() is threading.main_thread():
+        return _run_linux(argv, env)
+    return _run_portable(argv, env)
+
+
+def _run_linux(argv: list[str], env: dict[str, str]) -> int:
+    forwarded = set(_forwarded())
+    waited = forwarded | {signal.SIGCHLD}
+    early: list[int] = []  # signals that came before the mask was set, or to another thread
+    previous = {s: signal.signal(s, lambda n, _frame: early.append(n)) for s in forwarded}
+    try:
+        # The command must not inherit a blocked mask, so it starts first and the mask is set after.
+        proc = _spawn(argv, env)
+        old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, waited)
+        try:
+            while proc.poll() is None:
+                while early:
+                    proc.send_signal(early.pop(0))
+                info = signal.sigtimedwait(waited, 1.0)
+                if info is None or info.si_signo == signal.SIGCHLD:
+                    continue
+                if info.si_code != SI_KERNEL:
+                    proc.send_signal(info.si_signo)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, signal.SIG_DFL if handler is None else handler)
+    return exit_status(proc.returncode)
+
+
+def _run_portable(argv: list[str], env: dict[str, str]) -> int:
+    proc: subprocess.Popen | None = None
+
+    def forward(signum: int, _frame) -> None:
+        # Windows gives a console's Ctrl-C to every process on it: the command has it already.
+        if proc is not None and proc.poll() is None and not (os.name == "nt" and signum == signal.SIGINT):
+            proc.send_signal(signum)
+
+    installed = {}
+    for s in _forwarded():
+        try:
+            installed[s] = signal.signal(s, forward)
+        except (OSError, ValueError):  # not the main thread, or not a signal this platform lets us catch
+            continue
+    try:
+        proc = _spawn(argv, env)
+        return exit_status(proc.wait())
+    finally:
+        for s, handler in installed.items():
+            signal.signal(s, signal.SIG_DFL if handler is None else handler)
+
+
+# --------------------------------------------------------------------------- the credentials endpoint
+
+
+class CredentialServer:
+    """The container credentials endpoint for one command: 127.0.0.1, a random port and token.
+
+    `credentials()` gives the role's credentials with more than 15 minutes left when the session can
+    (`rolecreds.get`); if it fails, the last ones are handed out while they have not expired."""
+
+    def __init__(self, credentials: Callable[[], RoleCredentials], clock: Callable[[], datetime] = utcnow) -> None:
+        self.token = secrets.token_urlsafe(32)
+        self._credentials = credentials
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._last: RoleCredentials | None = None
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        self._httpd.daemon_threads = True
+        self.port = self._httpd.server_address[1]
+        self._thread = threading.Thread(target=self._serve, name="sso-tray-credentials", daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}{SERVER_PATH}"
+
+    def variables(self) -> dict[str, str]:
+        return {"AWS_CONTAINER_CREDENTIALS_FULL_URI": self.url, "AWS_CONTAINER_AUTHORIZATION_TOKEN": self.token}
+
+    def current(self) -> RoleCredentials:
+        with self._lock:
+            try:
+                self._last = self._credentials()
+            except TrayError:
+                if self._last is None or self._last.expiration <= self._clock():
+                    raise
+            return self._last
+
+    def _serve(self) -> None:
+        _block_forwarded_signals()
+        self._httpd.serve_forever(poll_interval=0.2)
+
+    def __enter__(self) -> CredentialServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+
+def _handler_for(server: CredentialServer) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        disable_nagle_algorithm = True
+        server_version = "sso-tray"
+        sys_version = ""
+
+        def log_message(self, format: str, *args) -> None:  # noqa: A002 - the base class's name
+            pass  # nothing about these requests is written anywhere
+
+        def do_GET(self) -> None:  # noqa: N802
+            # A page in a browser could reach 127.0.0.1 under another name (DNS rebinding): the name must be ours.
+            if self.headers.get("Host") != f"127.0.0.1:{server.port}":
+                self._send(403, {"message": "wrong Host"})
+                return
+            given = self.headers.get("Authorization")
+            if not given:
+                self._send(401, {"message": "the Authorization header is missing"})
+                return
+            if not hmac.compare_digest(given.encode(), server.token.encode()):
+                self._send(403, {"message": "the authorization token is wrong"})
+                return
+            if self.path != SERVER_PATH:
+                self._send(404, {"message": "not found"})
+                return
+            try:
+                creds = server.current()
+            except TrayError as e:
+                self._send(503, {"message": str(e)})  # TrayError messages carry no secret
+                return
+            body = {
+                "AccessKeyId": creds.access_key_id,
+                "SecretAccessKey": creds.secret_access_key,
+                "Token": creds.session_token,
+                "Expiration": format_time(creds.expiration),
+            }
+            if creds.account_id:
+                body["AccountId"] = creds.account_id
+            self._send(200, body)
+
+        def do_POST(self) -> None:  # noqa: N802
+            self._send(405, {"message": "GET only"})
+
+        do_PUT = do_DELETE = do_POST
+
+        def _send(self, status: int, body: dict) -> None:
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.send_header("Cache-Control", "no-store")
+            self.end_headers()
+            self.wfile.write(data)
+
+    return Handler
