@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from conftest import need_program, run_cli
-from tray.core import autostart
+from tray.core import autostart, paths
 from tray.core.autostart import (
     LaunchAgent,
     MemoryRegistry,
@@ -269,7 +269,7 @@ def test_macos_unreadable_or_disabled_agent_is_off(home, body):
 
 def test_windows_run_value_round_trip():
     registry = MemoryRegistry({"OneDrive": '"C:\\Program Files\\Microsoft OneDrive\\OneDrive.exe" /background'})
-    run = RunKey(registry)
+    run = RunKey(registry, MemoryRegistry())
     assert not run.is_enabled()
     assert run.describe() == "HKCU\\Software\\Microsoft\\Windows\\CurrentVersion\\Run\\sso-tray"
 
@@ -289,7 +289,7 @@ def test_windows_run_value_round_trip():
 
 def test_windows_through_the_backend_chooser(monkeypatch):
     registry = MemoryRegistry()
-    backend = autostart.backend("win32", registry=registry)
+    backend = autostart.backend("win32", registry=registry, approved=MemoryRegistry())
     backend.enable(program_command("win32"))
     assert backend.is_enabled()
     assert registry.values["sso-tray"].startswith('"')
@@ -304,7 +304,7 @@ def test_backend_by_platform():
     assert isinstance(autostart.backend("linux"), XdgAutostart)
     assert isinstance(autostart.backend("freebsd14"), XdgAutostart)
     assert isinstance(autostart.backend("darwin"), LaunchAgent)
-    assert isinstance(autostart.backend("win32", registry=MemoryRegistry()), RunKey)
+    assert isinstance(autostart.backend("win32", registry=MemoryRegistry(), approved=MemoryRegistry()), RunKey)
 
 
 # --- the command: sso-tray autostart on|off|status -------------------------------------------------
@@ -341,3 +341,129 @@ def test_cli_autostart_without_a_choice_is_bad_usage():
     result = run_cli("autostart", "sideways")
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+
+
+# --- Linux: the applications-menu entry and icons of a pip/pipx install ------------------------------
+
+
+def menu_entry(home: Path) -> Path:
+    return home / ".local" / "share" / "applications" / "sso-tray.desktop"
+
+
+def app_icon_files(home: Path) -> dict[int, Path]:
+    hicolor = home / ".local" / "share" / "icons" / "hicolor"
+    return {int(p.parent.parent.name.split("x")[0]): p for p in hicolor.glob("*/apps/sso-tray.png")}
+
+
+def check_menu_entry(home: Path) -> None:
+    """A valid applications-menu entry that starts this install's tray, and its icon at each size."""
+    from PIL import Image
+
+    entry = menu_entry(home)
+    validate_desktop_file(entry)
+    keys = desktop_keys(entry)
+    assert keys["Icon"] == "sso-tray" and keys["Keywords"].startswith("AWS;")
+    assert "X-GNOME-Autostart-enabled" not in keys
+    assert exec_argv(entry) == exec_argv(autostart_file(home))
+    icons = app_icon_files(home)
+    assert {16, 32, 48, 256} <= set(icons), icons
+    for size, path in icons.items():
+        with Image.open(path) as image:
+            assert image.size == (size, size)
+
+
+def test_cli_autostart_on_adds_the_menu_entry_and_icons_and_off_removes_them(home):
+    assert run_cli("autostart", "on").returncode == 0
+    check_menu_entry(home)
+    assert run_cli("autostart", "off").returncode == 0
+    assert not menu_entry(home).exists() and app_icon_files(home) == {}
+    assert not autostart_file(home).exists()
+
+
+def test_xdg_data_home_is_honoured_for_the_menu_entry(home, tmp_path, monkeypatch):
+    from tray.ui.icons import save_app_icons
+
+    data = tmp_path / "data"
+    monkeypatch.setenv("XDG_DATA_HOME", str(data))
+    autostart.enable("linux", app_icons=save_app_icons)
+    assert (data / "applications" / "sso-tray.desktop").is_file()
+    assert (data / "icons" / "hicolor" / "48x48" / "apps" / "sso-tray.png").is_file()
+    autostart.disable("linux")
+    assert not (data / "applications" / "sso-tray.desktop").exists()
+
+
+# --- Windows: Task Manager's StartupApproved switch ---------------------------------------------------
+
+
+def filetime_tail() -> bytes:
+    return bytes.fromhex("7a1c9d3e5b2fdb01")  # 8 bytes: when it was switched, as Task Manager writes it
+
+
+@pytest.mark.parametrize("first,on", [(0x02, True), (0x06, True), (0x03, False), (0x07, False)])
+def test_windows_status_honours_task_managers_switch(first, on):
+    registry, approved = MemoryRegistry(), MemoryRegistry()
+    run = RunKey(registry, approved)
+    run.enable(["C:\\sso-tray\\sso-tray.exe", "run"])
+    assert run.is_enabled() and approved.values == {}  # never switched: nothing written there
+    approved.set("sso-tray", bytes([first, 0, 0, 0]) + filetime_tail())
+    assert run.is_enabled() is on
+
+
+def test_windows_on_switches_a_disabled_entry_back_on_and_off_removes_both():
+    registry, approved = MemoryRegistry(), MemoryRegistry({"OneDrive": bytes([0x03]) + bytes(11)})
+    run = RunKey(registry, approved)
+    run.enable(["C:\\sso-tray\\sso-tray.exe", "run"])
+    approved.set("sso-tray", bytes([0x03, 0, 0, 0]) + filetime_tail())
+    assert not run.is_enabled()
+
+    run.enable(["C:\\sso-tray\\sso-tray.exe", "run"])
+    assert run.is_enabled()
+    assert approved.values["sso-tray"] == bytes([0x02]) + bytes(11)  # what Task Manager's Enable writes
+
+    run.disable()
+    assert "sso-tray" not in registry.values and "sso-tray" not in approved.values
+    assert approved.values["OneDrive"][0] == 0x03  # other programs' switches are left alone
+
+
+def test_a_run_value_without_a_switch_value_is_on():
+    assert autostart.approved(None) and autostart.approved(b"") and autostart.approved("text")
+
+
+# --- macOS: App Translocation ----------------------------------------------------------------------------
+
+
+TRANSLOCATED = "/private/var/folders/4f/x2_c1q9s3d5gk/T/AppTranslocation/5C0E6F0A-1B2C-4D3E-9F8A-7B6C5D4E3F2A/d/sso-tray.app"
+
+
+def test_macos_refuses_a_launch_agent_for_a_translocated_app(home, monkeypatch):
+    """A quarantined app opened from Downloads runs from a random read-only copy that is gone after a
+    restart: a LaunchAgent pointing there would start nothing."""
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    monkeypatch.setattr(sys, "executable", f"{TRANSLOCATED}/Contents/MacOS/sso-tray")
+    with pytest.raises(AwsError) as err:
+        autostart.enable("darwin")
+    assert "App Translocation" in str(err.value) and "/Applications" in str(err.value)
+    assert not LaunchAgent().path.exists()
+
+    monkeypatch.setattr(sys, "executable", "/Applications/sso-tray.app/Contents/MacOS/sso-tray")
+    autostart.enable("darwin")
+    assert LaunchAgent().is_enabled()
+
+
+# --- under the demo's root ---------------------------------------------------------------------------------
+
+
+def test_under_a_root_every_entry_stays_in_it_and_the_registry_is_left_alone(home, tmp_path, monkeypatch):
+    from tray.ui.icons import save_app_icons
+
+    root = tmp_path / "demo"
+    monkeypatch.setenv(paths.ROOT_ENV, str(root))
+    autostart.enable("linux", app_icons=save_app_icons)
+    assert autostart.describe("linux") == str(root / ".config" / "autostart" / "sso-tray.desktop")
+    assert (root / ".local" / "share" / "applications" / "sso-tray.desktop").is_file()
+    assert LaunchAgent().path.is_relative_to(root)
+    assert not (home / ".config" / "autostart").exists() and not (home / ".local").exists()
+    registry = MemoryRegistry()
+    with pytest.raises(AwsError, match="demo"):
+        RunKey(registry, MemoryRegistry()).enable(["C:\\sso-tray.exe", "run"])
+    assert registry.values == {}

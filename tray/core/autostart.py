@@ -14,6 +14,17 @@ and whose test double is a dict. Files are written with `tray.core.fileio.atomic
 
 Nothing is started now: the entry takes effect at the next login (the person already has a tray running
 when they tick "Start at login").
+
+On Linux, turning it on also gives a pip/pipx install what a distribution package would have: an entry in
+the applications menu (`$XDG_DATA_HOME/applications/sso-tray.desktop`) and the logo as hicolor icons
+(`$XDG_DATA_HOME/icons/hicolor/NxN/apps/sso-tray.png`, drawn by the caller: this room draws nothing);
+turning it off removes them again. On Windows, Task Manager's "Startup apps" switch is a separate value
+under `...\\Explorer\\StartupApproved\\Run` (REG_BINARY; first byte 02 or 06 = enabled, 03 or 07 =
+disabled, then the FILETIME of the change): status honours it, and `on` sets it back to enabled. On macOS
+a tray started from a translocated copy (App Translocation runs a quarantined app from a random read-only
+folder that is gone after a restart) is refused, because the LaunchAgent would point at nothing.
+Under `tray.core.paths.use_root` (the demo) the entries go under that folder, and the Windows registry is
+left alone.
 """
 
 from __future__ import annotations
@@ -25,8 +36,9 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Protocol
+from typing import Callable, Protocol
 
+from tray.core import paths
 from tray.core.errors import AwsError
 from tray.core.fileio import atomic_write
 from tray.core.paths import APP_NAME
@@ -34,10 +46,14 @@ from tray.core.paths import APP_NAME
 LAUNCH_AGENT_LABEL = "io.github.sso-tray"
 RUN_KEY = r"Software\Microsoft\Windows\CurrentVersion\Run"
 RUN_VALUE = APP_NAME
+STARTUP_APPROVED_KEY = r"Software\Microsoft\Windows\CurrentVersion\Explorer\StartupApproved\Run"
+APPROVED = bytes([0x02]) + bytes(11)  # what Task Manager writes when a startup app is enabled
 
 DESKTOP_NAME = "sso-tray"
 DESKTOP_COMMENT = "AWS IAM Identity Center sessions and credentials in the system tray"
 DESKTOP_CATEGORIES = "Utility;"
+DESKTOP_KEYWORDS = "AWS;SSO;Identity Center;credentials;"
+TRANSLOCATED = "/AppTranslocation/"
 
 
 # --- the program to start ------------------------------------------------------------------------
@@ -90,8 +106,12 @@ def _bundle_icon() -> str | None:
 # --- the interface -------------------------------------------------------------------------------
 
 
+# Writes the logo as a hicolor icon theme tree into the folder it is given (tray.ui.icons.save_app_icons).
+AppIcons = Callable[[Path], object]
+
+
 class Autostart(Protocol):
-    def enable(self, command: list[str]) -> None: ...
+    def enable(self, command: list[str], app_icons: AppIcons | None = None) -> None: ...
 
     def disable(self) -> None: ...
 
@@ -107,11 +127,21 @@ def _failed(action: str, where: str, e: OSError) -> AwsError:
 # --- Linux and other XDG desktops ----------------------------------------------------------------
 
 
+def _xdg_dir(variable: str, default: str) -> Path:
+    """An XDG base folder; the spec says to ignore a relative value."""
+    if paths.root() is not None:
+        return paths.root() / default
+    value = os.environ.get(variable, "")
+    return Path(value) if os.path.isabs(value) else Path(os.path.expanduser("~")) / default
+
+
 def xdg_autostart_dir() -> Path:
-    """`$XDG_CONFIG_HOME/autostart`; the spec says to ignore a relative XDG_CONFIG_HOME."""
-    config_home = os.environ.get("XDG_CONFIG_HOME", "")
-    base = Path(config_home) if os.path.isabs(config_home) else Path(os.path.expanduser("~/.config"))
-    return base / "autostart"
+    return _xdg_dir("XDG_CONFIG_HOME", ".config") / "autostart"
+
+
+def xdg_data_dir() -> Path:
+    """Where the applications-menu entry and the hicolor icons of a per-user install go."""
+    return _xdg_dir("XDG_DATA_HOME", ".local/share")
 
 
 def desktop_exec(argv: list[str]) -> str:
@@ -131,8 +161,9 @@ def desktop_exec(argv: list[str]) -> str:
     return " ".join(words).replace("\\", "\\\\")
 
 
-def desktop_entry(command: list[str], icon: str = APP_NAME) -> str:
-    """The autostart entry: a desktop entry (validates with desktop-file-validate) that runs `command`."""
+def desktop_entry(command: list[str], icon: str = APP_NAME, autostart: bool = True) -> str:
+    """The autostart entry, or (`autostart=False`) the applications-menu entry: a desktop entry
+    (validates with desktop-file-validate) that runs `command`."""
     return "\n".join([
         "[Desktop Entry]",
         "Type=Application",
@@ -143,8 +174,9 @@ def desktop_entry(command: list[str], icon: str = APP_NAME) -> str:
         f"Icon={icon}",
         "Terminal=false",
         f"Categories={DESKTOP_CATEGORIES}",
+        *([] if autostart else [f"Keywords={DESKTOP_KEYWORDS}"]),
         "StartupNotify=false",
-        "X-GNOME-Autostart-enabled=true",
+        *(["X-GNOME-Autostart-enabled=true"] if autostart else []),
         "",
     ])
 
@@ -154,17 +186,21 @@ class _EntryFile:
 
     path: Path
 
-    def _write(self, data: bytes | str) -> None:
+    def _write(self, data: bytes | str, path: Path | None = None) -> None:
+        path = path or self.path
         try:
-            atomic_write(self.path, data, mode=0o644)
+            atomic_write(path, data, mode=0o644)
         except OSError as e:
-            raise _failed("write", str(self.path), e) from None
+            raise _failed("write", str(path), e) from None
+
+    def _remove(self, path: Path) -> None:
+        try:
+            path.unlink(missing_ok=True)
+        except OSError as e:
+            raise _failed("remove", str(path), e) from None
 
     def disable(self) -> None:
-        try:
-            self.path.unlink(missing_ok=True)
-        except OSError as e:
-            raise _failed("remove", str(self.path), e) from None
+        self._remove(self.path)
 
     def describe(self) -> str:
         return str(self.path)
@@ -173,11 +209,27 @@ class _EntryFile:
 class XdgAutostart(_EntryFile):
     """An XDG autostart entry, honoured by GNOME, KDE, Xfce, Cinnamon, MATE, LXQt and others."""
 
-    def __init__(self, folder: Path | None = None):
+    def __init__(self, folder: Path | None = None, data: Path | None = None):
         self.path = (folder or xdg_autostart_dir()) / f"{APP_NAME}.desktop"
+        data = data or xdg_data_dir()
+        self.menu_entry = data / "applications" / f"{APP_NAME}.desktop"
+        self.icons = data / "icons" / "hicolor"
 
-    def enable(self, command: list[str]) -> None:
-        self._write(desktop_entry(command, _bundle_icon() or APP_NAME))
+    def enable(self, command: list[str], app_icons: AppIcons | None = None) -> None:
+        icon = _bundle_icon() or APP_NAME
+        if app_icons is not None and icon == APP_NAME:
+            try:
+                app_icons(self.icons)
+            except OSError as e:
+                raise _failed("write", str(self.icons), e) from None
+        self._write(desktop_entry(command, icon, autostart=False), self.menu_entry)
+        self._write(desktop_entry(command, icon))
+
+    def disable(self) -> None:
+        self._remove(self.path)
+        self._remove(self.menu_entry)
+        for icon in self.icons.glob(f"*/apps/{APP_NAME}.png"):
+            self._remove(icon)
 
     def is_enabled(self) -> bool:
         """The entry exists and neither `Hidden=true` nor `X-GNOME-Autostart-enabled=false` (what
@@ -219,11 +271,15 @@ def launch_agent(command: list[str], log: Path | None = None) -> dict:
 
 class LaunchAgent(_EntryFile):
     def __init__(self, home: Path | None = None):
-        home = home or Path(os.path.expanduser("~"))
+        home = home or paths.root() or Path(os.path.expanduser("~"))
         self.path = home / "Library" / "LaunchAgents" / f"{LAUNCH_AGENT_LABEL}.plist"
         self.log = home / "Library" / "Logs" / f"{APP_NAME}.log"
 
-    def enable(self, command: list[str]) -> None:
+    def enable(self, command: list[str], app_icons: AppIcons | None = None) -> None:
+        if TRANSLOCATED in command[0]:
+            raise AwsError(
+                f"sso-tray runs from a copy macOS made for a downloaded app (App Translocation: {command[0]}), which is "
+                "gone after the next restart: move sso-tray.app to /Applications, open it from there, then turn this on again")
         self._write(plistlib.dumps(launch_agent(command, self.log)))
 
     def is_enabled(self) -> bool:
@@ -238,11 +294,11 @@ class LaunchAgent(_EntryFile):
 
 
 class Registry(Protocol):
-    """One registry key's string values, by name."""
+    """One registry key's values, by name: strings (REG_SZ) and bytes (REG_BINARY)."""
 
-    def get(self, name: str) -> str | None: ...
+    def get(self, name: str) -> str | bytes | None: ...
 
-    def set(self, name: str, value: str) -> None: ...
+    def set(self, name: str, value: str | bytes) -> None: ...
 
     def delete(self, name: str) -> None: ...
 
@@ -267,12 +323,14 @@ class WindowsRegistry:
                 value, kind = winreg.QueryValueEx(key, name)
         except FileNotFoundError:
             return None
+        if kind == winreg.REG_BINARY and isinstance(value, bytes):
+            return value
         return value if kind in (winreg.REG_SZ, winreg.REG_EXPAND_SZ) and isinstance(value, str) else None
 
-    def set(self, name: str, value: str) -> None:
+    def set(self, name: str, value: str | bytes) -> None:
         winreg = self._winreg()
         with winreg.CreateKeyEx(winreg.HKEY_CURRENT_USER, self.key, 0, winreg.KEY_SET_VALUE) as key:
-            winreg.SetValueEx(key, name, 0, winreg.REG_SZ, value)
+            winreg.SetValueEx(key, name, 0, winreg.REG_BINARY if isinstance(value, bytes) else winreg.REG_SZ, value)
 
     def delete(self, name: str) -> None:
         winreg = self._winreg()
@@ -286,13 +344,13 @@ class WindowsRegistry:
 class MemoryRegistry:
     """The registry's test double: the values of one key, in a dict."""
 
-    def __init__(self, values: dict[str, str] | None = None):
-        self.values: dict[str, str] = dict(values or {})
+    def __init__(self, values: dict[str, str | bytes] | None = None):
+        self.values: dict[str, str | bytes] = dict(values or {})
 
-    def get(self, name: str) -> str | None:
+    def get(self, name: str) -> str | bytes | None:
         return self.values.get(name)
 
-    def set(self, name: str, value: str) -> None:
+    def set(self, name: str, value: str | bytes) -> None:
         self.values[name] = value
 
     def delete(self, name: str) -> None:
@@ -306,25 +364,44 @@ def windows_command_line(argv: list[str]) -> str:
     return " ".join([f'"{program}"', *([subprocess.list2cmdline(args)] if args else [])])
 
 
-class RunKey:
-    def __init__(self, registry: Registry | None = None):
-        self.registry = registry if registry is not None else WindowsRegistry()
+def approved(value: str | bytes | None) -> bool:
+    """Task Manager's switch for a Run value: absent, or a first byte with the low bit clear (02, 06),
+    is enabled; 03 or 07 is disabled."""
+    return not (isinstance(value, bytes) and value and value[0] & 1)
 
-    def enable(self, command: list[str]) -> None:
+
+class RunKey:
+    """The Run value, and Task Manager's StartupApproved switch for it (`approved` stands in for that
+    key in tests, as `registry` does for the Run key)."""
+
+    def __init__(self, registry: Registry | None = None, approved: Registry | None = None):
+        self.registry = registry if registry is not None else WindowsRegistry()
+        self.approved = approved if approved is not None else WindowsRegistry(STARTUP_APPROVED_KEY)
+
+    def _refuse_under_a_root(self) -> None:
+        if paths.root() is not None:
+            raise AwsError(f"not under {paths.ROOT_ENV} (the demo): the Windows startup programs are the real ones")
+
+    def enable(self, command: list[str], app_icons: AppIcons | None = None) -> None:
+        self._refuse_under_a_root()
         try:
             self.registry.set(RUN_VALUE, windows_command_line(command))
+            if not approved(self.approved.get(RUN_VALUE)):
+                self.approved.set(RUN_VALUE, APPROVED)  # switched off in Task Manager: switched on again
         except OSError as e:
             raise _failed("write", self.describe(), e) from None
 
     def disable(self) -> None:
+        self._refuse_under_a_root()
         try:
             self.registry.delete(RUN_VALUE)
+            self.approved.delete(RUN_VALUE)
         except OSError as e:
             raise _failed("remove", self.describe(), e) from None
 
     def is_enabled(self) -> bool:
         try:
-            return bool(self.registry.get(RUN_VALUE))
+            return bool(self.registry.get(RUN_VALUE)) and approved(self.approved.get(RUN_VALUE))
         except OSError:
             return False
 
@@ -335,20 +412,21 @@ class RunKey:
 # --- the API the CLI and the tray use ------------------------------------------------------------
 
 
-def backend(platform: str | None = None, *, registry: Registry | None = None) -> Autostart:
-    """The autostart mechanism of `platform` (default: this one). `registry` stands in for the Windows
-    registry in tests."""
+def backend(platform: str | None = None, *, registry: Registry | None = None, approved: Registry | None = None) -> Autostart:
+    """The autostart mechanism of `platform` (default: this one). `registry` and `approved` stand in for
+    the Run and StartupApproved keys of the Windows registry in tests."""
     platform = platform or sys.platform
     if _is_windows(platform):
-        return RunKey(registry)
+        return RunKey(registry, approved)
     if platform == "darwin":
         return LaunchAgent()
     return XdgAutostart()
 
 
-def enable(platform: str | None = None, command: list[str] | None = None) -> None:
-    """Start sso-tray at every login (`command` defaults to `program_command()`)."""
-    backend(platform).enable(command or program_command(platform))
+def enable(platform: str | None = None, command: list[str] | None = None, app_icons: AppIcons | None = None) -> None:
+    """Start sso-tray at every login (`command` defaults to `program_command()`). `app_icons` draws the
+    logo into a hicolor folder for the Linux applications menu (tray.ui.icons.save_app_icons)."""
+    backend(platform).enable(command or program_command(platform), app_icons)
 
 
 def disable(platform: str | None = None) -> None:

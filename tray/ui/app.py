@@ -117,7 +117,7 @@ class TrayActions:
         from tray.core import autostart
 
         def apply():
-            autostart.enable() if on else autostart.disable()
+            autostart.enable(app_icons=platform.app_icons()) if on else autostart.disable()
             self._engine.autostart = autostart.is_enabled()
             self._engine._say("Starts at login." if on else "No longer starts at login.")
 

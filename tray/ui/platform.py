@@ -83,3 +83,13 @@ def prepare_app(platform: str | None = None, appkit=None) -> bool:
     app = appkit.NSApplication.sharedApplication()
     app.setActivationPolicy_(appkit.NSApplicationActivationPolicyAccessory)
     return True
+
+
+def app_icons():
+    """What draws the logo into a hicolor folder for the Linux applications menu (`tray.core.autostart`
+    takes it as a parameter, since tray.core draws nothing); None without Pillow (the tray extra)."""
+    try:
+        from tray.ui.icons import save_app_icons
+    except ImportError:
+        return None
+    return save_app_icons
