@@ -247,14 +247,9 @@ def _handler_for(server: CredentialServer) -> type[BaseHTTPRequestHandler]:
             except TrayError as e:
                 self._send(503, {"message": str(e)})  # TrayError messages carry no secret
                 return
-            body = {
-                "AccessKeyId": creds.access_key_id,
-                "SecretAccessKey": creds.secret_access_key,
-                "Token": creds.session_token,
-                "Expiration": format_time(creds.expiration),
-            }
-            if creds.account_id:
-                body["AccountId"] = creds.account_id
+            # the AWS CLI cache's shape, but the container protocol calls the session token `Token`
+            body = creds.to_cli_cache()["Credentials"]
+            body["Token"] = body.pop("SessionToken")
             self._send(200, body)
 
         def do_POST(self) -> None:  # noqa: N802
