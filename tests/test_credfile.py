@@ -293,6 +293,7 @@ LOOPER = textwrap.dedent(
     from pathlib import Path
     from tray.core import credfile
     path, n = Path(sys.argv[1]), int(sys.argv[2])
+    print("ready", flush=True)
     while True:
         n += 1
         g = f"gen{n:08d}"
@@ -300,45 +301,57 @@ LOOPER = textwrap.dedent(
             "aws_access_key_id": g, "aws_secret_access_key": g + "s" * 40,
             "aws_session_token": g + "t" * 900, "aws_credential_expiration": g,
         })
-        Path(sys.argv[3]).write_text(str(n))
+        print(n, flush=True)
     """
 )
 
 
 def test_sigkill_leaves_old_or_new_file(tmp_path):
-    """A writer killed at random moments leaves a whole file every time: never a torn or mixed one."""
+    """A writer killed at random moments leaves a whole file every time: never a torn or mixed one.
+    Kill times are chosen after the writer says it is writing, inside the length of one of its own writes,
+    so they land mid-write on a fast machine and on a slow one alike."""
     path = tmp_path / "credentials"
     big = "".join(f"[bulk{i}]\naws_access_key_id = AKIA{i:016d}\naws_secret_access_key = {'x' * 40}\n\n" for i in range(6000))
     path.write_text(big)
-    progress = tmp_path / "progress"
     generations = set()
     rng = random.Random(1234)
-    n = 0
-    for _ in range(30):
+    for round_ in range(30):
+        first = round_ * 1000
         proc = subprocess.Popen(
-            [sys.executable, "-c", LOOPER, str(path), str(n * 1000), str(progress)],
+            [sys.executable, "-c", LOOPER, str(path), str(first)],
             env=_child_env(),
-            stdout=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
+            text=True,
         )
-        time.sleep(rng.uniform(0.08, 0.35))
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-        n += 1
+        try:
+            assert proc.stdout.readline() == "ready\n", "the writer died before writing"
+            started = time.monotonic()
+            whole = rng.randint(1, 3)
+            for _ in range(whole):  # whole writes first, so that every round leaves a generation of its own
+                assert proc.stdout.readline(), "the writer died while writing"
+            one_write = (time.monotonic() - started) / whole
+            time.sleep(rng.uniform(0, one_write))  # the kill: at a random point of the next write
+        finally:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+        last_done = max(int(line) for line in [str(first + whole), *proc.stdout.read().split()])
+        proc.stdout.close()
         data = path.read_bytes()
         assert data.startswith(big.encode()), "the foreign part changed"
         tail = data[len(big) :].decode()
-        if not tail:
-            continue  # killed before its first write finished: the old file
         assert tail.startswith("[victim]\n")  # `big` ends with a blank line: none added
         section = configparser.RawConfigParser()
         section.read_string(tail)
         gens = {v[:11] for v in section["victim"].values()}
         assert len(gens) == 1, f"mixed section: {gens}"
-        assert section["victim"]["aws_session_token"] == next(iter(gens)) + "t" * 900
+        gen = next(iter(gens))
+        assert section["victim"]["aws_session_token"] == gen + "t" * 900
         assert tail == "[victim]\n" + "".join(f"{k} = {v}\n" for k, v in section["victim"].items())
-        generations.add(next(iter(gens)))
-    assert len(generations) >= 10, "the writer hardly ever wrote: the test proves little"
+        # the old file (the last write it reported) or the new one (killed after its rename, before its report)
+        assert int(gen[3:]) in (last_done, last_done + 1), (gen, last_done)
+        generations.add(gen)
+    assert len(generations) == 30
     assert _botocore_sections(path)["bulk5999"]["aws_access_key_id"] == f"AKIA{5999:016d}"
 
 
