@@ -196,3 +196,41 @@ def test_a_captured_caller_is_not_kept_waiting(xvfb, helpers):
 def test_helper_refuses_bad_arguments():
     assert clipboard.main(["clear-after", "soon", "abc"]) == 2
     assert clipboard.main(["something"]) == 2
+
+
+def windows_clipboard_held_by_another_program():
+    """pyperclip's Windows mechanism when OpenClipboard keeps failing for its half second: it raises
+    PyperclipWindowsException("Error calling OpenClipboard (…WinError…)"), whose constructor needs
+    ctypes.WinError (Windows only), so it is built here without it."""
+    error = pyperclip.PyperclipWindowsException.__new__(pyperclip.PyperclipWindowsException)
+    RuntimeError.__init__(error, "Error calling OpenClipboard ([WinError 5] Access is denied.)")
+
+    def copy_windows(text):
+        raise error
+
+    def paste_windows():
+        raise error
+
+    return copy_windows, paste_windows
+
+
+@pytest.mark.portable
+def test_a_clipboard_held_on_windows_says_so_not_install_xclip(monkeypatch):
+    monkeypatch.setattr(pyperclip, "determine_clipboard", windows_clipboard_held_by_another_program)
+    monkeypatch.setattr(sys, "platform", "win32")
+    with pytest.raises(AwsError) as err:
+        clipboard.copy_secret(SECRET_LINES, clear_after=None)
+    message = str(err.value)
+    assert "held by another program" in message
+    assert "xclip" not in message and "install" not in message and "SECRET" not in message
+
+
+@pytest.mark.portable
+@pytest.mark.parametrize("platform,packages", [("linux", True), ("freebsd14", True), ("darwin", False), ("win32", False)])
+def test_linux_packages_are_suggested_only_where_they_help(monkeypatch, platform, packages):
+    monkeypatch.setattr(pyperclip, "determine_clipboard", pyperclip.init_no_clipboard)  # pyperclip found nothing
+    monkeypatch.setattr(sys, "platform", platform)
+    with pytest.raises(AwsError) as err:
+        clipboard.copy_secret(SECRET_LINES, clear_after=None)
+    assert ("xclip" in str(err.value)) is packages
+    assert "no clipboard mechanism" in str(err.value)

@@ -301,10 +301,11 @@ sso_role_name = {role}
 
 
 @pytest.mark.parametrize("encoding", ["cp932", "cp1252", "cp949"])
-def test_status_and_profiles_survive_a_console_code_page(sso_env, home, encoding):
+def test_status_and_profiles_survive_a_console_code_page(sso_env, home, encoding, monkeypatch):
     """Redirected output on Windows is encoded in the console's code page (PYTHONIOENCODING does the
     same here): "—", "…", a session named 開発 and an account named "Zürich — 本番" must not crash it."""
     sim = sso_env
+    monkeypatch.setenv(paths.ROOT_ENV, str(home))  # HOME alone does not keep Windows out of the real ~/.aws
     sim.options.account_names = ["Zürich — 本番 …", "Ωmega"]
     write_config(home, UNICODE_CONFIG.format(account=sim_account(sim, 0), role=sim_role(sim, 0)))
     assert run_cli("login", "--sso-session", "開発").returncode == 0

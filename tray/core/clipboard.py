@@ -32,6 +32,8 @@ from tray.core.errors import AwsError
 
 DEFAULT_CLEAR_AFTER = 90.0
 NO_MECHANISM = "no clipboard mechanism found: install xclip, xsel or wl-clipboard (and run inside a desktop session)"
+# Windows lets one program at a time open the clipboard; pyperclip tries for half a second.
+HELD = "the clipboard is held by another program (Windows could not open it): try again in a moment"
 
 # pyperclip's copy functions for the command-line mechanisms, and the same command run quietly.
 _COMMANDS = {
@@ -57,12 +59,17 @@ def _copy(text: str) -> None:
     import pyperclip
 
     copy, _paste = _mechanism()
+    if type(copy).__name__ == "ClipboardUnavailable":  # pyperclip found nothing to use
+        # only Linux and the BSDs need a package for it; Windows and macOS always have their own
+        raise AwsError(NO_MECHANISM if sys.platform not in ("win32", "cygwin", "darwin") else "no clipboard mechanism found")
     argv = _COMMANDS.get(getattr(copy, "__name__", ""))
     if argv is None:
         try:
             copy(text)
-        except pyperclip.PyperclipException:
-            raise AwsError(NO_MECHANISM) from None
+        except pyperclip.PyperclipWindowsException:
+            raise AwsError(HELD) from None
+        except pyperclip.PyperclipException as e:
+            raise AwsError(f"cannot use the clipboard: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
         return
     if argv[0] == "wl-copy" and not text:
         argv = [*argv, "--clear"]
@@ -94,7 +101,8 @@ def helper_argv(seconds: float, sha256hex: str) -> list[str]:
 def copy_secret(text: str, clear_after: float | None = DEFAULT_CLEAR_AFTER) -> None:
     """Put `text` on the clipboard; after `clear_after` seconds (None or 0: never) clear it if it is still there.
 
-    Raises `AwsError` (exit code 4) when there is no clipboard mechanism, naming what to install.
+    Raises `AwsError` (exit code 4) naming the cause: no mechanism (on Linux: what to install), a
+    clipboard held by another program (Windows), or the mechanism's own failure.
     """
     _copy(text)
     if clear_after:
