@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import stat
+import subprocess
+import sys
 
 import pytest
 from botocore.configloader import load_config
 
-from conftest import START_URL
+from conftest import BROWSERS, START_URL, aws_cli, botocore_credentials, run_cli, sim_accounts
 from tray.core import configwrite
 from tray.core.errors import UsageError
 
@@ -147,3 +151,139 @@ def test_bad_input_writes_nothing(config_file, args):
     with pytest.raises(UsageError):
         configwrite.write_sso_session(*args)
     assert config_file.read_text() == HAND_WRITTEN
+
+
+# --------------------------------------------------------------------------- the commands, end to end
+
+
+@pytest.fixture
+def fresh_env(home, simulator, monkeypatch):
+    """A HOME with no AWS config at all; endpoints point at the simulator; a fetch-only $BROWSER."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SSO", simulator.url)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SSO_OIDC", simulator.url)
+    monkeypatch.setenv("BROWSER", f"{sys.executable} {BROWSERS / 'fetch.py'} %s")
+    return simulator
+
+
+def expected_names(sim) -> dict[str, tuple[str, str]]:
+    return {f"{a.name}.{role}": (a.account_id, role) for a in sim_accounts(sim) for role in a.roles}
+
+
+def test_configure_in_a_fresh_home_writes_the_session_and_signs_in(fresh_env, home):
+    config = home / ".aws" / "config"
+    result = run_cli("configure", "--start-url", START_URL, "--region", "us-east-1")
+    assert result.returncode == 0, result.stderr
+    assert "[sso-session example]" in result.stdout and "Signed in to example" in result.stdout
+    assert load_config(str(config))["sso_sessions"]["example"] == {
+        "sso_start_url": START_URL, "sso_region": "us-east-1", "sso_registration_scopes": "sso:account:access",
+    }
+    assert stat.S_IMODE(config.stat().st_mode) == 0o600
+    token = json.loads((home / ".aws/sso/cache" / (hashlib.sha1(b"example").hexdigest() + ".json")).read_text())
+    assert token["startUrl"] == START_URL
+    assert run_cli("status").returncode == 0
+
+
+def test_profiles_for_every_role_used_by_botocore_and_the_aws_cli(fresh_env, home):
+    config = home / ".aws" / "config"
+    config.parent.mkdir()
+    config.write_text(HAND_WRITTEN)
+    assert run_cli("configure", "--start-url", START_URL, "--region", "us-east-1").returncode == 0
+    before = config.read_text()
+    names = expected_names(fresh_env)
+    assert len(names) == 6  # 3 accounts x 2 roles
+
+    dry = run_cli("configure", "profiles", "--dry-run")
+    assert dry.returncode == 0 and "would be added" in dry.stdout and config.read_text() == before
+
+    first = run_cli("configure", "profiles", "--region", "eu-west-1")
+    assert first.returncode == 0, first.stderr
+    assert "6 added, 0 updated, 0 unchanged, 0 removed" in first.stdout
+    after = config.read_text()
+    assert after.startswith(before)  # every byte that was there, hand-written profile and comments included
+    profiles = load_config(str(config))["profiles"]
+    for name, (account_id, role) in names.items():
+        assert profiles[name]["sso_session"] == "example"
+        assert (profiles[name]["sso_account_id"], profiles[name]["sso_role_name"]) == (account_id, role)
+        assert profiles[name]["region"] == "eu-west-1"
+        aws = subprocess.run([str(aws_cli()), "configure", "get", "sso_role_name", "--profile", name],
+                             capture_output=True, text=True, timeout=60)
+        assert aws.returncode == 0 and aws.stdout.strip() == role, aws.stderr
+    some = next(iter(names))
+    assert botocore_credentials(some)["access_key"].startswith("ASIA")  # botocore's own SSO provider, in a fresh process
+
+    second = run_cli("configure", "profiles", "--region", "eu-west-1")
+    assert "0 added, 0 updated, 6 unchanged, 0 removed" in second.stdout
+    assert config.read_text() == after
+
+
+def test_a_hand_written_profile_for_a_role_is_kept_and_not_doubled(fresh_env, home):
+    assert run_cli("configure", "--start-url", START_URL, "--region", "us-east-1").returncode == 0
+    config = home / ".aws" / "config"
+    account = sim_accounts(fresh_env)[0]
+    mine = f"\n# mine\n[profile mine]\nsso_session = example\nsso_account_id = {account.account_id}\nsso_role_name = {account.roles[0]}\n"
+    config.write_text(config.read_text() + mine)
+    result = run_cli("configure", "profiles")
+    assert result.returncode == 0
+    assert f"kept: {account.account_id}/{account.roles[0]} is your own [profile mine]" in result.stdout
+    assert "5 added" in result.stdout
+    assert mine in config.read_text()
+    assert f"{account.name}.{account.roles[0]}" not in load_config(str(config))["profiles"]
+
+
+def test_a_name_clash_with_a_hand_written_profile_writes_nothing(fresh_env, home):
+    assert run_cli("configure", "--start-url", START_URL, "--region", "us-east-1").returncode == 0
+    config = home / ".aws" / "config"
+    clash = next(iter(expected_names(fresh_env)))
+    config.write_text(config.read_text() + f"\n[profile {clash}]\nregion = us-east-2\n")
+    before = config.read_bytes()
+    result = run_cli("configure", "profiles")
+    assert result.returncode == 2 and f"profile {clash}" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert config.read_bytes() == before
+
+
+def test_prune_removes_only_its_own_profiles_whose_role_is_gone(fresh_env, home):
+    assert run_cli("configure", "--start-url", START_URL, "--region", "us-east-1").returncode == 0
+    config = home / ".aws" / "config"
+    config.write_text(config.read_text() + "\n# a note\n[profile hand]\nsso_session = example\nsso_account_id = 999999999999\nsso_role_name = Gone\n")
+    base = config.read_text()
+    assert run_cli("configure", "profiles").returncode == 0
+    names = expected_names(fresh_env)
+
+    fresh_env.options.roles_per_account = 1  # each account loses its second role
+    remaining = expected_names(fresh_env)
+    gone = sorted(set(names) - set(remaining))
+    assert len(gone) == 3
+    kept = run_cli("configure", "profiles")
+    assert kept.returncode == 0 and all(f"role gone: [profile {n}]" in kept.stdout for n in gone)
+    assert set(load_config(str(config))["profiles"]) >= set(names)
+
+    pruned = run_cli("configure", "profiles", "--prune")
+    assert pruned.returncode == 0 and "3 removed" in pruned.stdout
+    profiles = load_config(str(config))["profiles"]
+    assert set(profiles) == set(remaining) | {"hand"}  # the hand-written one (its role long gone) stays
+    assert config.read_text().startswith(base)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("configure", "--start-url", "example.awsapps.com/start", "--region", "us-east-1"),
+        ("configure", "--start-url", START_URL, "--region", "moon-1"),
+        ("configure", "--start-url", START_URL, "--region", "us-east-1", "--name", "two words"),
+        ("configure", "--start-url", START_URL),
+        ("configure", "--start-url", START_URL, "--region", "us-east-1", "--prune"),
+        ("configure", "profiles", "--name-format", "{account}.{role_name}"),
+        ("configure", "profiles", "--name-format", "{role_name}"),  # two accounts' roles would share a name
+        ("configure", "profiles", "--region", "moon-1"),
+        ("configure", "profiles", "--start-url", START_URL),
+    ],
+)
+def test_bad_input_is_one_line_exit_2_and_nothing_written(fresh_env, home, args):
+    config = home / ".aws" / "config"
+    assert run_cli("configure", "--start-url", START_URL, "--region", "us-east-1").returncode == 0
+    before = config.read_bytes()
+    result = run_cli(*args)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+    assert config.read_bytes() == before

@@ -24,22 +24,27 @@ def _print_err(message: str) -> None:
 # --- commands ------------------------------------------------------------------------------------
 
 
-def cmd_login(args) -> int:
-    from tray.core.config import AwsConfig
+def _sign_in(session, device_code: bool = False, open_browser: bool = True, timeout: float = 600.0) -> None:
     from tray.core.state import clock_time, describe_left
     from tray.core.signin import SignInOptions, login
     from tray.core.credentials import utcnow
 
-    config = AwsConfig.load()
-    session = config.profile(args.profile).session if args.profile else config.session(args.sso_session)
     options = SignInOptions(
-        device_code=args.device_code,
-        open_browser=not args.no_browser,
-        timeout=args.timeout,
+        device_code=device_code,
+        open_browser=open_browser,
+        timeout=timeout,
         prompt=lambda message: print(message, file=sys.stderr, flush=True),
     )
     token = login(session, options)
     print(f"Signed in to {session.name}: {describe_left(token.remaining(utcnow()))} left, until {clock_time(token.expires_at)}.")
+
+
+def cmd_login(args) -> int:
+    from tray.core.config import AwsConfig
+
+    config = AwsConfig.load()
+    session = config.profile(args.profile).session if args.profile else config.session(args.sso_session)
+    _sign_in(session, args.device_code, not args.no_browser, args.timeout)
     return 0
 
 
@@ -228,6 +233,61 @@ def cmd_exec(args) -> int:
         return execrun.run(args.command, execrun.child_environment(os.environ, profile.name, profile.region, server.variables()))
 
 
+def cmd_configure(args) -> int:
+    from tray.core import configwrite
+    from tray.core.config import AwsConfig
+    from tray.core.paths import aws_config_file
+
+    if args.what == "profiles":
+        return _configure_profiles(args)
+    given = [flag for flag, value in (("--sso-session", args.sso_session), ("--name-format", args.name_format), ("--dry-run", args.dry_run), ("--prune", args.prune)) if value]
+    if given:
+        raise UsageError(f"{given[0]} belongs to `sso-tray configure profiles`")
+    if not args.start_url or not args.region:
+        raise UsageError("configure needs --start-url URL and --region R (or: sso-tray configure profiles)")
+    name = configwrite.write_sso_session(args.start_url, args.region, args.name)
+    print(f"Wrote [sso-session {name}] to {aws_config_file()}.")
+    if args.no_login:
+        print(f"Sign in with: sso-tray login --sso-session {name}")
+        return 0
+    _sign_in(AwsConfig.load().session(name))
+    print(f"Next, a profile for every role: sso-tray configure profiles --sso-session {name}")
+    return 0
+
+
+def _configure_profiles(args) -> int:
+    from tray.core import configwrite
+    from tray.core.accounts import discover
+    from tray.core.config import AwsConfig
+    from tray.core.paths import aws_config_file
+    from tray.core.sessions import valid_token
+
+    given = [flag for flag, value in (("--start-url", args.start_url), ("--name", args.name), ("--no-login", args.no_login)) if value]
+    if given:
+        raise UsageError(f"{given[0]} belongs to `sso-tray configure`, not `configure profiles`")
+    name_format = configwrite.check_name_format(args.name_format or configwrite.DEFAULT_NAME_FORMAT)
+    region = configwrite.validate_region(args.region) if args.region else None
+    session = AwsConfig.load().session(args.sso_session)
+    if session.legacy:
+        raise UsageError(f"configure profiles needs an [sso-session] (profile {session.name} has a legacy sso_start_url): run sso-tray configure first")
+    discovery = discover(session, valid_token(session))  # listed afresh: --prune must see what is gone now
+    roles = [(a.account_id, a.name, role) for a in discovery.accounts for role in a.roles]
+    plan = configwrite.write_profiles(session.name, roles, name_format, region, args.prune, args.dry_run)
+    verb = "would be " if args.dry_run else ""
+    for label, names in (("added", plan.added), ("updated", plan.updated), ("removed", plan.removed)):
+        for name in names:
+            print(f"{verb}{label}: [profile {name}]")
+    for role, name in plan.by_hand:
+        print(f"kept: {role} is your own [profile {name}]")
+    for name in plan.stale:
+        print(f"role gone: [profile {name}] (sso-tray configure profiles --prune removes it)")
+    print(
+        f"{len(plan.added)} added, {len(plan.updated)} updated, {len(plan.unchanged)} unchanged, {len(plan.removed)} removed"
+        + (" (dry run: nothing written)" if args.dry_run else f" in {aws_config_file()}")
+    )
+    return 0
+
+
 def cmd_autostart(args) -> int:
     from tray.core import autostart
 
@@ -350,6 +410,19 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         p.add_argument("--server", action="store_true", help="serve the credentials on 127.0.0.1 (container credentials protocol) instead of putting keys in the environment")
         p.add_argument("--force", action="store_true", help="run even inside another `sso-tray exec` for a different profile")
         p.add_argument("--sso-session", metavar="NAME")
+
+    if p := add("configure", cmd_configure, "add an [sso-session] to the AWS config and sign in; `configure profiles`: a profile for every role",
+                usage="sso-tray configure --start-url URL --region R [--name NAME] [--no-login]\n"
+                      "       sso-tray configure profiles [--sso-session NAME] [--name-format FMT] [--region R] [--dry-run] [--prune]"):
+        p.add_argument("what", nargs="?", choices=("profiles",), help="profiles: write a [profile] for every account/role of the session")
+        p.add_argument("--start-url", metavar="URL", help="the AWS access portal URL, e.g. https://example.awsapps.com/start")
+        p.add_argument("--region", metavar="R", help="the Identity Center region (for profiles: the region the profiles get)")
+        p.add_argument("--name", metavar="NAME", help="the session's name (default: the start URL's subdomain)")
+        p.add_argument("--no-login", action="store_true", help="write the session without signing in")
+        p.add_argument("--sso-session", metavar="NAME", help="profiles: the session whose roles to write")
+        p.add_argument("--name-format", metavar="FMT", help="profiles: the profile names, from {account_name}, {account_id}, {role_name}, {sso_session} (default {account_name}.{role_name})")
+        p.add_argument("--dry-run", action="store_true", help="profiles: say what would change, write nothing")
+        p.add_argument("--prune", action="store_true", help="profiles: remove the profiles sso-tray wrote whose role is gone")
 
     if p := add("autostart", cmd_autostart, "start the tray at login: on, off, or status"):
         p.add_argument("action", choices=("on", "off", "status"))

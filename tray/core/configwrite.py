@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import shlex
 from functools import lru_cache
+from typing import NamedTuple
 from urllib.parse import urlsplit
 
 from tray.core import inifile, paths
@@ -133,3 +134,121 @@ def write_sso_session(start_url: str, region: str, name: str | None = None, scop
         lambda text: inifile.edit(text, {f"sso-session {name}": values}, _SESSION_KEYS, key=section_key),
     )
     return name
+
+
+# --------------------------------------------------------------------------- configure profiles
+
+# A key botocore and the AWS CLI read past: it marks the profiles `configure profiles` wrote, the only
+# ones it will ever change or remove.
+MANAGED_KEY = "sso_tray_managed"
+DEFAULT_NAME_FORMAT = "{account_name}.{role_name}"
+_FORMAT_FIELDS = "{account_name}, {account_id}, {role_name}, {sso_session}"
+
+
+class ProfilePlan(NamedTuple):
+    """What `configure profiles` does (or, with --dry-run, would do), by profile name."""
+
+    added: list[str]
+    updated: list[str]
+    unchanged: list[str]
+    removed: list[str]
+    stale: list[str]  # written by sso-tray, role gone, kept because --prune was not given
+    by_hand: list[tuple[str, str]]  # (role as ACCOUNT_ID/ROLE, the hand-written profile that has it)
+
+
+def profile_name(name_format: str, account_id: str, account_name: str, role_name: str, session_name: str) -> str:
+    """A role's profile name by `name_format`, made safe for a section name (other characters become `-`)."""
+    try:
+        raw = name_format.format(account_id=account_id, account_name=account_name, role_name=role_name, sso_session=session_name)
+    except (KeyError, IndexError, ValueError, AttributeError) as e:
+        raise UsageError(f"--name-format {name_format!r} cannot be used ({type(e).__name__}: {e}); its fields are {_FORMAT_FIELDS}") from None
+    name = re.sub(r"-*\.-*", ".", safe_name(raw))
+    if not name:
+        raise UsageError(f"--name-format {name_format!r} gives an empty name for {account_id}/{role_name}")
+    return name
+
+
+def check_name_format(name_format: str) -> str:
+    profile_name(name_format, "123456789012", "account", "Role", "session")
+    return name_format
+
+
+def _is_managed(values: dict[str, str]) -> bool:
+    return values.get(MANAGED_KEY, "").lower() == "true"
+
+
+def plan_profiles(
+    text: str,
+    session_name: str,
+    roles: list[tuple[str, str, str]],
+    name_format: str = DEFAULT_NAME_FORMAT,
+    region: str | None = None,
+    prune: bool = False,
+) -> tuple[ProfilePlan, dict[str, dict[str, str] | None]]:
+    """The plan for the config `text` and the session's `roles` (account id, account name, role name), and
+    the section changes that carry it out. `UsageError` for a name that clashes with a hand-written profile."""
+    sections = inifile.read_sections(text, key=section_key)
+    profiles = {key[len("profile ") :]: values for key, values in sections.items() if key.startswith("profile ")}
+    by_hand = {
+        (v.get("sso_account_id"), v.get("sso_role_name")): name
+        for name, v in profiles.items()
+        if not _is_managed(v) and v.get("sso_session") == session_name
+    }
+    plan = ProfilePlan([], [], [], [], [], [])
+    wanted: dict[str, dict[str, str]] = {}
+    for account_id, account_name, role_name in roles:
+        if (account_id, role_name) in by_hand:
+            plan.by_hand.append((f"{account_id}/{role_name}", by_hand[account_id, role_name]))
+            continue
+        name = profile_name(name_format, account_id, account_name, role_name, session_name)
+        if name in wanted:
+            raise UsageError(
+                f"--name-format {name_format!r} gives {name} to two roles ({wanted[name]['sso_account_id']}/{wanted[name]['sso_role_name']}"
+                f" and {account_id}/{role_name}): add {{account_id}} to it"
+            )
+        values = {"sso_session": session_name, "sso_account_id": account_id, "sso_role_name": role_name}
+        if region:
+            values["region"] = region
+        wanted[name] = {**values, MANAGED_KEY: "true"}
+        existing = profiles.get(name)
+        if existing is None:
+            plan.added.append(name)
+        elif not _is_managed(existing):
+            raise UsageError(
+                f"profile {name} in {paths.aws_config_file()} was not written by sso-tray and is left alone: "
+                "rename it, or choose another --name-format"
+            )
+        elif all(existing.get(k) == v for k, v in wanted[name].items()):
+            plan.unchanged.append(name)
+        else:
+            plan.updated.append(name)
+    present = {(account_id, role_name) for account_id, _, role_name in roles}
+    for name, v in profiles.items():
+        if _is_managed(v) and v.get("sso_session") == session_name and (v.get("sso_account_id"), v.get("sso_role_name")) not in present:
+            (plan.removed if prune else plan.stale).append(name)
+    changes: dict[str, dict[str, str] | None] = {f"profile {n}": wanted[n] for n in plan.added + plan.updated}
+    changes.update({f"profile {n}": None for n in plan.removed})
+    return plan, changes
+
+
+def write_profiles(
+    session_name: str,
+    roles: list[tuple[str, str, str]],
+    name_format: str = DEFAULT_NAME_FORMAT,
+    region: str | None = None,
+    prune: bool = False,
+    dry_run: bool = False,
+) -> ProfilePlan:
+    """Carry out `plan_profiles` on the AWS config under its lock, in one atomic write (none for a dry run)."""
+    result: list[ProfilePlan] = []
+
+    def change(text: str) -> str | None:
+        plan, changes = plan_profiles(text, session_name, roles, name_format, region, prune)
+        result.append(plan)
+        return None if dry_run else inifile.edit(text, changes, key=section_key)
+
+    if dry_run:
+        change(inifile.read_text(paths.aws_config_file()))
+    else:
+        inifile.rewrite(paths.aws_config_file(), change)
+    return result[0]
