@@ -5,13 +5,27 @@ Run by scripts/demo when neither DISPLAY nor WAYLAND_DISPLAY is set."""
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
 import sys
 import tempfile
 import time
+import types
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
+
+
+def need_program(name: str) -> str:
+    path = shutil.which(name)
+    if path is None:
+        sys.exit(f"scripts/demo: {name} is not installed (scripts/bootstrap --demo installs it)")
+    return path
+
+
+# tests/desktop.py takes these two from the tests' conftest, which needs pytest; the demo installs no test tools.
+sys.modules["conftest"] = types.SimpleNamespace(ROOT=ROOT, need_program=need_program)
 
 from desktop import VirtualDesktop, wait_for  # noqa: E402  (the same virtual desktop the tests use)
 
@@ -26,6 +40,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="sso-tray-desktop-") as tmp, VirtualDesktop(Path(tmp)) as desktop:
         tray = desktop.start_tray(Path(tmp) / "logs", args=("demo", "--accounts", str(args.accounts)))
         try:
+            wait_for(desktop.tray_icons, 60, 0.05, "the demo's icon docked in the tray")
+            docked = time.time()
             listed = wait_for(lambda: any(c.label.startswith(("Accounts ", "dev-0 (")) for c in tray.layout().children), 60, 0.3,
                               "the demo's accounts in the tray menu")
             assert listed
@@ -44,6 +60,9 @@ def main() -> int:
         finally:
             tray.stop()
         print(tray.stdout, end="")
+    started = os.environ.get("SSO_TRAY_DEMO_STARTED")  # set by scripts/demo
+    if started:
+        print(f"\nThe icon was docked {docked - float(started):.1f} s after scripts/demo started.")
     print(f"\nNo display here, so the demo ran on a virtual one. What a person would have seen:\n"
           f"  the docked icon: {out / 'icon.png'}\n  the open menu:   {out / 'menu.png'}")
     return 0
