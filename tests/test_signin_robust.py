@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from datetime import datetime, timedelta, timezone
 from urllib.parse import parse_qs, urlparse
@@ -181,6 +182,18 @@ def write_like_aws_cli_device_code(sim, path, scopes) -> str:
     with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600), "w") as f:
         f.write(json.dumps(registration, default=lambda t: t.strftime("%Y-%m-%dT%H:%M:%SZ")))
     return response["clientId"]
+
+
+def test_the_simulator_refuses_authorize_for_a_device_code_client_as_aws_does(sso_env, home, tmp_path):
+    """What makes the test below real: /authorize with a client registered the device way shows an error
+    page and never redirects to the loopback address, so a sign-in that reuses it can only time out."""
+    client_id = write_like_aws_cli_device_code(sso_env, tmp_path / "reg.json", ["sso:account:access"])
+    query = {"response_type": "code", "client_id": client_id, "redirect_uri": "http://127.0.0.1:9/oauth/callback",
+             "state": "s", "code_challenge_method": "S256", "scopes": "sso:account:access", "code_challenge": "c" * 43}
+    with pytest.raises(urllib.error.HTTPError) as page:
+        urllib.request.urlopen(f"{sso_env.url}/authorize?{urllib.parse.urlencode(query)}", timeout=10)
+    assert page.value.code == 400
+    assert "not registered for the authorization code grant" in page.value.read().decode()
 
 
 def test_a_device_code_registration_of_the_aws_cli_is_replaced_for_a_browser_sign_in(sso_env, home):
