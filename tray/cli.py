@@ -288,6 +288,25 @@ def _configure_profiles(args) -> int:
     return 0
 
 
+def cmd_completion(args) -> int:
+    from tray.core.completion import script
+
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    spec, value_flags = {}, []
+    for name, p in sub.choices.items():
+        flags = [o for a in p._actions for o in a.option_strings if o.startswith("--") and o != "--help"]
+        value_flags += [o for a in p._actions if a.nargs != 0 for o in a.option_strings if o.startswith("--") and o not in value_flags]
+        positionals = [a for a in p._actions if not a.option_strings]
+        first = positionals[0] if positionals else None
+        spec[name] = {
+            "flags": flags,
+            "takes_profile": first is not None and first.metavar == "PROFILE",
+            "choices": list(first.choices or ()) if first is not None and name != "simulator" else [],
+        }
+    sys.stdout.write(script(args.shell, spec, value_flags))
+    return 0
+
+
 def cmd_autostart(args) -> int:
     from tray.core import autostart
 
@@ -424,6 +443,9 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         p.add_argument("--dry-run", action="store_true", help="profiles: say what would change, write nothing")
         p.add_argument("--prune", action="store_true", help="profiles: remove the profiles sso-tray wrote whose role is gone")
 
+    if p := add("completion", cmd_completion, "a completion script for bash, zsh or fish (profile names included)"):
+        p.add_argument("shell", choices=("bash", "zsh", "fish"))
+
     if p := add("autostart", cmd_autostart, "start the tray at login: on, off, or status"):
         p.add_argument("action", choices=("on", "off", "status"))
 
@@ -465,6 +487,10 @@ def _survive_any_code_page() -> None:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     _survive_any_code_page()
+    if argv[:1] == ["__complete"]:  # the completion scripts' call for names: hidden, and no parser to build
+        from tray.core.completion import answer
+
+        return answer(argv[1:])
     if argv and argv[0] == "simulator":  # its own parser owns every flag after the word
         args = argparse.Namespace(func=cmd_simulator, simulator_args=argv[1:])
     else:
