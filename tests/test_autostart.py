@@ -267,6 +267,7 @@ def test_macos_unreadable_or_disabled_agent_is_off(home, body):
 # --- Windows: the Run value, through the registry interface ---------------------------------------
 
 
+@pytest.mark.portable
 def test_windows_run_value_round_trip():
     registry = MemoryRegistry({"OneDrive": '"C:\\Program Files\\Microsoft OneDrive\\OneDrive.exe" /background'})
     run = RunKey(registry, MemoryRegistry())
@@ -287,6 +288,7 @@ def test_windows_run_value_round_trip():
     run.disable()
 
 
+@pytest.mark.portable
 def test_windows_through_the_backend_chooser(monkeypatch):
     registry = MemoryRegistry()
     backend = autostart.backend("win32", registry=registry, approved=MemoryRegistry())
@@ -300,6 +302,7 @@ def test_the_real_registry_off_windows_is_a_clear_error():
         autostart.backend("win32").enable(["C:\\sso-tray.exe", "run"])
 
 
+@pytest.mark.portable
 def test_backend_by_platform():
     assert isinstance(autostart.backend("linux"), XdgAutostart)
     assert isinstance(autostart.backend("freebsd14"), XdgAutostart)
@@ -399,6 +402,7 @@ def filetime_tail() -> bytes:
     return bytes.fromhex("7a1c9d3e5b2fdb01")  # 8 bytes: when it was switched, as Task Manager writes it
 
 
+@pytest.mark.portable
 @pytest.mark.parametrize("first,on", [(0x02, True), (0x06, True), (0x03, False), (0x07, False)])
 def test_windows_status_honours_task_managers_switch(first, on):
     registry, approved = MemoryRegistry(), MemoryRegistry()
@@ -409,6 +413,7 @@ def test_windows_status_honours_task_managers_switch(first, on):
     assert run.is_enabled() is on
 
 
+@pytest.mark.portable
 def test_windows_on_switches_a_disabled_entry_back_on_and_off_removes_both():
     registry, approved = MemoryRegistry(), MemoryRegistry({"OneDrive": bytes([0x03]) + bytes(11)})
     run = RunKey(registry, approved)
@@ -425,6 +430,7 @@ def test_windows_on_switches_a_disabled_entry_back_on_and_off_removes_both():
     assert approved.values["OneDrive"][0] == 0x03  # other programs' switches are left alone
 
 
+@pytest.mark.portable
 def test_a_run_value_without_a_switch_value_is_on():
     assert autostart.approved(None) and autostart.approved(b"") and autostart.approved("text")
 
