@@ -307,3 +307,240 @@ def test_find_with_no_tray_running_says_so_and_exits_2(home, sso_env):
     write_json(finder.channel.channel_file(), {"origin": origin, "key": secret})
     result = run_cli("find", "--print-url")
     assert result.returncode == 2 and "not running" in result.stderr and secret not in result.stdout + result.stderr
+
+
+# --- the page in headless Chromium ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def chromium():
+    """Headless Chromium (Debian's) through Playwright, with a fresh profile per test."""
+    need_program("chromium")
+    from playwright.sync_api import sync_playwright
+
+    sys.path.insert(0, str(BROWSERS))
+    from chromium import CHROMIUM_ARGS
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+def open_page(chromium, server, width: int = 1100, height: int = 700, **query):
+    page = chromium.new_page(viewport={"width": width, "height": height})
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.goto(server.entry_url(**query))
+    page.errors = errors
+    return page
+
+
+def wait_js(page, expression: str, timeout: float = 15.0):
+    """Wait until a JavaScript expression is truthy in the page. (Playwright's wait_for_function evaluates
+    strings in the page, which the page's own CSP rightly forbids; evaluate() goes through the debugger.)"""
+    return wait_until(lambda: page.evaluate(expression), timeout, expression)
+
+
+def shown_rows(page) -> list[tuple[str, str]]:
+    """(account name, role name) of each row on the page."""
+    return [tuple(x) for x in page.eval_on_selector_all(
+        "#roles li", "rows => rows.map(r => [r.querySelector('.account').textContent, r.querySelector('.role-name').textContent])")]
+
+
+def clipboard(display: str) -> str:
+    return __import__("subprocess").run(["xclip", "-display", display, "-selection", "clipboard", "-o"],
+                                        capture_output=True, text=True, timeout=10).stdout
+
+
+@pytest.mark.browser
+def test_type_arrows_and_enter_copy_the_chosen_roles_export_lines(xvfb, running, chromium, home):
+    need_program("xclip")
+    engine, server = running
+    page = open_page(chromium, server)
+    assert page.url == f"{server.origin}/"  # the secret left the address bar
+    wait_js(page, "document.querySelectorAll('#roles li').length === 12")
+    assert page.evaluate("document.activeElement.id") == "search"
+    page.keyboard.type("paym")
+    wait_js(page, "document.querySelectorAll('#roles li').length === 4")
+    assert {name for name, _role in shown_rows(page)} == {"payments-prod", "payments-dev"}
+    page.keyboard.type("ents-d")
+    wait_js(page, "document.querySelectorAll('#roles li').length === 2")
+    rows = shown_rows(page)
+    assert {name for name, _role in rows} == {"payments-dev"}
+    assert page.get_attribute("#roles li:nth-child(1)", "aria-selected") == "true"
+    page.keyboard.press("ArrowDown")
+    assert page.get_attribute("#roles li:nth-child(2)", "aria-selected") == "true"
+    assert page.get_attribute("#roles li:nth-child(1)", "aria-selected") == "false"
+    page.keyboard.press("Enter")
+    wait_js(page, "document.getElementById('message').textContent.startsWith('Copied bash export lines')", 30)
+    account, role = rows[1]
+    profile = next(r.profile for r in roles_of(engine) if (r.account_name, r.role_name) == (account, role))
+    assert profile == "dev-read"  # the configured profile that points at this role, shown beside it
+    assert page.inner_text("#roles li:nth-child(2) .profile") == "dev-read"
+    text = wait_until(lambda: (lambda t: t if "AWS_ACCESS_KEY_ID" in t else None)(clipboard(xvfb)), 15, "the clipboard")
+    # exactly what `sso-tray export` prints for that profile (the same cached credentials)
+    exported = run_cli("export", profile)
+    assert exported.returncode == 0, exported.stderr
+    assert text == exported.stdout
+    assert page.inner_text("#message").startswith(f"Copied bash export lines for {profile}")
+    assert "AWS_SECRET_ACCESS_KEY" not in page.content()
+    assert page.errors == []
+
+
+@pytest.mark.browser
+def test_per_role_buttons_act_through_the_tray(running, chromium, home):
+    engine, server = running
+    page = open_page(chromium, server, q="ledger-prod")
+    assert page.input_value("#search") == "ledger-prod"  # TEXT from `sso-tray find TEXT`
+    wait_js(page, "document.querySelectorAll('#roles li').length === 2")
+    first = page.locator("#roles li").nth(0)
+    first.locator('[data-action="favourite"]').click()
+    wait_js(page, "document.querySelector('#roles li [data-action=favourite]').textContent === '★'")
+    first.locator('[data-action="pin"]').click()
+    wait_js(page, "document.querySelector('#roles li [data-action=pin]').getAttribute('aria-pressed') === 'true'")
+    profile = f"{next(r.account_id for r in roles_of(engine) if r.account_name == 'ledger-prod')}/{shown_rows(page)[0][1]}"
+    assert profile in engine.state.favourite_names and profile in engine.state.pinned
+    assert f"[{profile}]" in (home / ".aws" / "credentials").read_text()  # kept fresh: written at once
+    first.locator('[data-action="copy-as"]').click()
+    assert page.eval_on_selector_all("#formats button", "b => b.map(x => x.textContent)") == [
+        "bash", "zsh", "sh", "fish", "powershell", "cmd", "dotenv", "json"]
+    assert page.evaluate("document.activeElement.dataset.format") == "bash"
+    assert page.errors == []
+
+
+@pytest.mark.browser
+def test_sign_in_button_and_session_status(running, chromium, sso_env):
+    engine, server = running
+    page = open_page(chromium, server)
+    page.wait_for_selector("#sessions li.valid")
+    assert page.inner_text("#sessions li .name") == "dev"
+    assert re.fullmatch(r"(\d+h )?\d+m left, until \d\d:\d\d", page.inner_text("#sessions li .status"))
+    assert page.inner_text("#sessions li button") == "Sign in again"
+    before = len(sso_env.authorize_requests())
+    page.click("#sessions button")
+    wait_until(lambda: len(sso_env.authorize_requests()) > before, 30, "a sign-in at the simulator")
+    engine.wait_idle()
+    page.wait_for_selector("#sessions li.valid")
+    assert page.errors == []
+
+
+# --- the setup form -------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def unconfigured(home, simulator, monkeypatch):
+    """(engine, finder) with no AWS config at all; endpoints at the simulator, a fetch-only $BROWSER."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SSO", simulator.url)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SSO_OIDC", simulator.url)
+    monkeypatch.setenv("BROWSER", f"{sys.executable} {BROWSERS / 'fetch.py'} %s")
+    engine = Engine()
+    engine.start()
+    server = finder.start(engine)
+    yield engine, server
+    finder.stop(server)
+    engine.stop()
+
+
+def shot(page, name: str) -> Path:
+    """A screenshot in artifacts/screenshots/ (docs/screenshots/ holds the README's copies)."""
+    path = ROOT / "artifacts" / "screenshots" / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(path))
+    return path
+
+
+@pytest.mark.browser
+def test_setup_form_rejects_bad_input_then_writes_the_session_and_signs_in(unconfigured, chromium, home):
+    engine, server = unconfigured
+    config = home / ".aws" / "config"
+    page = open_page(chromium, server, height=560)
+    page.wait_for_selector("#setup:not([hidden])")  # no session configured: the form is what the page shows
+    assert page.evaluate("document.activeElement.id") == "start-url"
+    for start_url, region, expected in [
+        ("http://example.awsapps.com/start", "us-east-1", "must start with https://"),
+        ("", "us-east-1", "the start URL is empty"),
+        ("https://example.awsapps.com/start", "mars-north-1", "'mars-north-1' is not an AWS region"),
+        ("https://example.awsapps.com/start", "us-east-1", None),
+    ]:
+        page.fill("#start-url", start_url)
+        page.fill("#region", region)
+        if expected is None:
+            shot(page, "setup.png")
+        page.click("#setup-submit")
+        if expected is not None:
+            wait_js(page, "document.getElementById('setup-error').textContent !== ''")
+            assert expected in page.inner_text("#setup-error")
+            assert not config.exists()  # bad input: nothing written
+            page.evaluate("document.getElementById('setup-error').textContent = ''")
+    wait_js(page, "document.getElementById('setup').hidden")
+    assert page.inner_text("#message").startswith("Saved [sso-session example]")
+    text = config.read_text()
+    assert "[sso-session example]" in text and "sso_start_url = https://example.awsapps.com/start" in text
+    assert "sso_region = us-east-1" in text
+    # the engine found the new session and signed in to it (the simulator approves at once)
+    wait_until(lambda: [(s.name, s.state) for s in engine.state.sessions] == [("example", "valid")], 30, "the session signed in")
+    page.wait_for_selector("#sessions li.valid", timeout=15000)
+    assert page.errors == ["Failed to load resource: the server responded with a status of 400 (Bad Request)"] * 3
+
+
+# --- thousands of roles ---------------------------------------------------------------------------------
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_each_keystroke_is_answered_well_under_50_ms_with_5000_roles(sso_env, chromium, home):
+    sso_env.options.accounts = 1667
+    sso_env.options.roles_per_account = 3
+    sign_in_to()
+    engine = Engine()
+    engine.start()
+    try:
+        wait_until(lambda: len(roles_of(engine)) >= 5000 and not any(s.refreshing for s in engine.state.sessions), 120,
+                   "5000 discovered roles")
+        server = finder.start(engine)
+        try:
+            page = open_page(chromium, server, height=900)
+            wait_js(page, "document.getElementById('count').textContent.startsWith('5001 of 5001 roles')")
+            # what the page does per keystroke, measured synchronously: the input handler (filter over
+            # 5001 roles, redraw of the list) plus the style and layout it causes
+            work = page.evaluate("""() => {
+                const box = document.getElementById('search');
+                const out = [];
+                for (const text of ['p', 'pr', 'pro', 'prod', 'prod-', 'prod-1', 'prod-12', 'prod-1', 'prod', '',
+                                    'r', 're', 'read', 'readonly', 'readonly 2', '1111', '111100000', '']) {
+                    const start = performance.now();
+                    box.value = text;
+                    box.dispatchEvent(new Event('input'));
+                    document.documentElement.getBoundingClientRect();
+                    out.push(performance.now() - start);
+                }
+                return out;
+            }""")
+            # and real key presses as Chromium times an interaction (Event Timing, behind INP): from the key
+            # to the next painted frame, so at least one frame (16 ms) each, plus whatever the machine adds
+            page.evaluate("""() => {
+                window.keyTimings = [];
+                new PerformanceObserver((list) => {
+                    for (const e of list.getEntries()) if (e.name === 'keydown') window.keyTimings.push(e.duration);
+                }).observe({type: 'event', durationThreshold: 16});
+            }""")
+            page.focus("#search")
+            page.keyboard.type("prod-1")
+            page.keyboard.type("\b" * 6)
+            wait_js(page, "document.getElementById('search').value === 'prod-1\\b\\b\\b\\b\\b\\b'")
+            page.fill("#search", "prod")
+            wait_js(page, "document.getElementById('count').textContent.startsWith('501 of 5001')")
+            frames = sorted(page.evaluate("window.keyTimings"))
+            shot(page, "finder-5000.png")
+            work = sorted(work)
+            print(f"\nfinder over 5001 roles: per keystroke (handler + style + layout) median {work[len(work) // 2]:.1f} ms, "
+                  f"max {work[-1]:.1f} ms; key to painted frame (Event Timing) median "
+                  f"{frames[len(frames) // 2] if frames else '<16'} ms, max {frames[-1] if frames else '<16'} ms")
+            assert work[-1] < 50, work
+            assert not frames or frames[len(frames) // 2] < 50, frames
+        finally:
+            finder.stop(server)
+    finally:
+        engine.stop()

@@ -17,6 +17,7 @@ Nothing is logged: request lines carry the secret.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import json
 import secrets
@@ -61,6 +62,7 @@ class FinderServer:
         self.cookie_value = secrets.token_urlsafe(32)
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self._data: tuple | None = None  # (State, JSON, ETag)
         self.port = 0
 
     # --- lifecycle ---------------------------------------------------------------------------------
@@ -96,8 +98,25 @@ class FinderServer:
 
     # --- what the page can ask --------------------------------------------------------------------
 
-    def data(self) -> dict:
-        return page_data(self.engine.state, console=hasattr(self.engine, "open_console"))
+    def data(self) -> tuple[bytes, str]:
+        """The page's JSON and its ETag, made once per State (the page asks every 2 s; a state with
+        thousands of roles changes far less often)."""
+        state = self.engine.state
+        cached = self._data
+        if cached is None or cached[0] is not state:
+            body = json.dumps(page_data(state, console=hasattr(self.engine, "open_console"))).encode()
+            cached = self._data = (state, body, '"%s"' % hashlib.sha1(body).hexdigest())
+        return cached[1], cached[2]
+
+    def favicon(self) -> bytes:
+        """The tray's own icon for the current state, so the browser tab shows it too."""
+        import io
+
+        from tray.ui.icons import icon_image
+
+        out = io.BytesIO()
+        icon_image(self.engine.state, 32).save(out, "PNG")
+        return out.getvalue()
 
     def act(self, body: dict) -> tuple[int, dict]:
         """Run one action the page asked for with the engine's own actions; (status, answer)."""
@@ -225,7 +244,13 @@ class _Handler(BaseHTTPRequestHandler):
             name, content_type = STATIC[path]
             self._send(200, resources.files(__package__).joinpath("static", name).read_bytes(), content_type)
         elif path == "/api/state":
-            self._json(200, self.finder.data())
+            body, etag = self.finder.data()
+            if self.headers.get("If-None-Match") == etag:
+                self._send(HTTPStatus.NOT_MODIFIED, headers={"ETag": etag})
+            else:
+                self._send(200, body, "application/json", headers={"ETag": etag})
+        elif path == "/favicon.png":
+            self._send(200, self.finder.favicon(), "image/png")
         elif path in ("/api/action", "/api/setup"):
             self._send(HTTPStatus.METHOD_NOT_ALLOWED, b"use POST\n", headers={"Allow": "POST"})
         else:

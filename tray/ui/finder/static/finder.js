@@ -2,12 +2,12 @@
 // each action is a POST that the tray carries out itself (copy, write, keep fresh, favourite, console).
 "use strict";
 
-const SHOWN_MAX = 200; // rows drawn at once; typing narrows the rest
+const PAGE_ROWS = 30; // rows drawn at a time: more are added as the list is scrolled or arrowed through
 const POLL_MS = 2000;
 
 const $ = (id) => document.getElementById(id);
 let model = { sessions: [], roles: [], formats: [], default_format: "bash", console: false };
-let lastBody = "";
+let lastTag = ""; // the ETag of the model shown: the tray answers 304 while it is unchanged
 let haystacks = []; // lowercase "account name, id, role, profile" per role, built once per model
 let matches = []; // indexes into model.roles
 let selected = 0;
@@ -34,23 +34,26 @@ function say(text, isError) {
 async function load() {
   let response;
   try {
-    response = await fetch("/api/state", { credentials: "same-origin", cache: "no-store" });
+    response = await fetch("/api/state", {
+      credentials: "same-origin", cache: "no-store", headers: lastTag ? { "If-None-Match": lastTag } : {},
+    });
   } catch (e) {
     say("The tray is not answering (has it quit?)", true);
     return;
   }
+  if (response.status === 304) return;
   if (!response.ok) {
     say("The tray refused this page: open it again from the tray menu or with `sso-tray find`.", true);
     return;
   }
-  const body = await response.text();
-  if (body === lastBody) return;
-  lastBody = body;
-  model = JSON.parse(body);
+  lastTag = response.headers.get("ETag") || "";
+  model = await response.json();
+  rowCache = new Map();
   haystacks = model.roles.map((r) =>
     [r.account_name, r.account_id, r.role_name, r.configured || ""].join(" ").toLowerCase());
   drawSessions();
   $("default-format").textContent = model.default_format;
+  $("finder").hidden = !model.sessions.length; // nothing to search before a session is set up
   if (!model.sessions.length && !setupAsked) showSetup(true);
   search();
 }
@@ -101,49 +104,56 @@ function search() {
   window.finderTimings.push(performance.now() - started);
 }
 
-const rowTemplate = () => $("role-row").content.firstElementChild;
+let rowCache = new Map(); // role index → its row, made when first shown, kept until the model changes
 
 function drawRoles() {
-  const list = $("roles");
-  const rows = [];
-  const template = rowTemplate();
-  const shown = matches.slice(0, SHOWN_MAX);
-  shown.forEach((index, position) => {
-    const r = model.roles[index];
-    const row = template.cloneNode(true);
-    row.dataset.index = index;
-    row.id = `role-${position}`;
-    row.querySelector(".account").textContent = r.account_name;
-    row.querySelector(".account-id").textContent = r.account_id === r.account_name ? "" : r.account_id;
-    row.querySelector(".role-name").textContent = r.role_name;
-    row.querySelector(".profile").textContent = r.configured || "";
-    const pin = row.querySelector('[data-action="pin"]');
-    pin.setAttribute("aria-pressed", String(r.pinned));
-    const fav = row.querySelector('[data-action="favourite"]');
-    fav.setAttribute("aria-pressed", String(r.favourite));
-    fav.textContent = r.favourite ? "★" : "☆";
-    if (!model.console) row.querySelector('[data-action="console"]').remove();
-    rows.push(row);
-  });
-  list.replaceChildren(...rows);
+  $("roles").replaceChildren();
+  drawMore();
   const total = model.roles.length;
   let count = `${matches.length} of ${total} roles`;
-  if (matches.length > SHOWN_MAX) count += ` (the first ${SHOWN_MAX} shown: type more to narrow)`;
   if (!total) count = model.sessions.length ? "No roles yet: sign in, and the accounts are listed." : "";
   $("count").textContent = count;
-  select(selected);
+  select(selected, false);
 }
 
-function select(position) {
-  const rows = $("roles").children;
+function drawMore() {
+  const list = $("roles");
+  const from = list.children.length;
+  list.append(...matches.slice(from, from + PAGE_ROWS).map(rowFor));
+  $("more").hidden = list.children.length >= matches.length;
+}
+
+function rowFor(index) {
+  let row = rowCache.get(index);
+  if (row) return row;
+  const r = model.roles[index];
+  row = $("role-row").content.firstElementChild.cloneNode(true);
+  row.dataset.index = index;
+  row.id = `role-${index}`;
+  row.querySelector(".account").textContent = r.account_name;
+  row.querySelector(".account-id").textContent = r.account_id === r.account_name ? "" : r.account_id;
+  row.querySelector(".role-name").textContent = r.role_name;
+  row.querySelector(".profile").textContent = r.configured || "";
+  row.querySelector('[data-action="pin"]').setAttribute("aria-pressed", String(r.pinned));
+  const fav = row.querySelector('[data-action="favourite"]');
+  fav.setAttribute("aria-pressed", String(r.favourite));
+  fav.textContent = r.favourite ? "★" : "☆";
+  if (!model.console) row.querySelector('[data-action="console"]').remove();
+  rowCache.set(index, row);
+  return row;
+}
+
+function select(position, scroll = true) {
+  const list = $("roles");
+  const rows = list.children;
+  if (position >= rows.length && rows.length < matches.length) drawMore();
+  list.querySelector('[aria-selected="true"]')?.setAttribute("aria-selected", "false");
   if (!rows.length) return;
-  position = Math.max(0, Math.min(position, rows.length - 1));
-  rows[selected]?.setAttribute("aria-selected", "false");
-  selected = position;
+  selected = Math.max(0, Math.min(position, rows.length - 1));
   const row = rows[selected];
   row.setAttribute("aria-selected", "true");
   $("search").setAttribute("aria-activedescendant", row.id);
-  row.scrollIntoView({ block: "nearest" });
+  if (scroll) row.scrollIntoView({ block: "nearest" });
 }
 
 function roleAt(position) {
@@ -155,7 +165,6 @@ async function act(body) {
   say("…");
   const { ok, answer } = await post("/api/action", body);
   say(ok ? answer.message : answer.error, !ok);
-  lastBody = ""; // redraw from the tray's new state (favourite, keep fresh)
   load();
 }
 
@@ -202,7 +211,6 @@ async function submitSetup(event) {
     }
     say(answer.message);
     showSetup(false);
-    lastBody = "";
     load();
   } finally {
     $("setup-submit").disabled = false;
@@ -258,6 +266,8 @@ function start() {
   $("show-setup").addEventListener("click", () => showSetup(true));
   $("setup-cancel").addEventListener("click", () => showSetup(false));
   $("setup-form").addEventListener("submit", submitSetup);
+  // the next rows are drawn when the end of the list scrolls into view
+  new IntersectionObserver((seen) => { if (seen.some((e) => e.isIntersecting)) drawMore(); }).observe($("more"));
   if (!query.has("setup")) $("search").focus();
   load();
   setInterval(() => { if (!document.hidden) load(); }, POLL_MS);
