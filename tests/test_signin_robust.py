@@ -135,6 +135,36 @@ def test_login_timeout_with_an_idle_connection_open_ends_on_time(sso_env, home):
     assert took < 2 + 1.0, f"the sign-in ended {took - 2:.2f} s after its 2 s timeout"
 
 
+def test_cancel_while_another_process_signs_in_ends_the_wait_within_a_second(sso_env, home):
+    from tray.core.config import AwsConfig
+    from tray.core.errors import NotSignedIn
+    from tray.core.fileio import lock_path_for
+    from tray.core.signin import SignInOptions, login
+
+    session = AwsConfig.load().session("dev")
+    lock = lock_path_for(session.token_cache_path)
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    holder = subprocess.Popen(  # another sso-tray in the middle of its sign-in: holds the lock until told
+        [sys.executable, "-c", "import sys; from filelock import FileLock; l = FileLock(sys.argv[1]); l.acquire(); print('held', flush=True); sys.stdin.read()", str(lock)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline() == "held\n"
+        waiting, cancel = threading.Event(), threading.Event()
+        prompt = lambda message: waiting.set() if message.startswith("Another sso-tray is signing in") else None  # noqa: E731
+        finished, outcome = in_thread(lambda: login(session, SignInOptions(opener=lambda url: None, cancel=cancel, prompt=prompt, timeout=60)))
+        assert waiting.wait(20)
+        cancelled_at = time.monotonic()
+        cancel.set()
+        assert finished.wait(10), "the cancelled sign-in is still waiting for the other one"
+        took = outcome["ended"] - cancelled_at
+    finally:
+        holder.stdin.close()
+        holder.wait(10)
+    assert took < 1.0, f"the cancel took {took:.2f} s"
+    assert isinstance(outcome.get("error"), NotSignedIn) and "cancelled" in str(outcome["error"])
+    assert sso_env.calls() == {}
+
+
 # --- the client registration, shared with the AWS CLI v2 -------------------------------------------
 
 

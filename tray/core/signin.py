@@ -11,6 +11,7 @@ the whole flow, and a process that had to wait reuses the token the first one ob
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import html
 import secrets
@@ -26,7 +27,7 @@ from urllib.parse import parse_qs, urlencode, urlparse
 from tray.core import aws
 from tray.core.config import SsoSession
 from tray.core.credentials import utcnow
-from tray.core.errors import NotSignedIn
+from tray.core.errors import AwsError, NotSignedIn
 from tray.core.fileio import file_lock
 from tray.core.tokens import (
     CorruptTokenCache,
@@ -44,6 +45,9 @@ REDIRECT_URI = "http://127.0.0.1/oauth/callback"
 PKCE_GRANTS = ("authorization_code", "refresh_token")
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 DEFAULT_TIMEOUT = 600.0
+# How often the waits of a sign-in look at the cancel event (the tray's Cancel and Quit), the deadline and the
+# loopback server's stop flag: cancel, --timeout and Quit end a sign-in within about this long.
+WAKE_INTERVAL = 0.1
 
 Prompt = Callable[[str], None]
 
@@ -63,10 +67,8 @@ def login(session: SsoSession, options: SignInOptions | None = None) -> Token:
     """Sign in to `session` and cache the token; returns it."""
     options = options or SignInOptions()
     before = _peek(session)
-    lock_timeout = options.timeout + 60
-    with file_lock(session.token_cache_path, timeout=lock_timeout, on_wait=lambda: options.prompt(
-        f"Another sso-tray is signing in to {session.name}; waiting for it to finish…"
-    )):
+    with contextlib.ExitStack() as held:
+        _hold_session_lock(held, session, options)
         current = _peek(session)
         if current is not None and current.is_valid(options.clock()) and (before is None or current.access_token != before.access_token):
             options.prompt(f"Signed in to {session.name} by the sign-in that was already running.")
@@ -77,6 +79,29 @@ def login(session: SsoSession, options: SignInOptions | None = None) -> Token:
             token = _pkce_flow(session, options)
         write_token(session, token)
     return token
+
+
+def _hold_session_lock(stack: contextlib.ExitStack, session: SsoSession, options: SignInOptions) -> None:
+    """Take the token file's lock into `stack`, waiting while another process signs in; a cancel (the tray's
+    Cancel or Quit) ends the wait too, within WAKE_INTERVAL, instead of only the other sign-in's end."""
+    total = options.timeout + 60
+    deadline = time.monotonic() + total
+    told = []
+
+    def tell():
+        if not told:
+            told.append(True)
+            options.prompt(f"Another sso-tray is signing in to {session.name}; waiting for it to finish…")
+
+    while True:
+        left = deadline - time.monotonic()
+        try:
+            stack.enter_context(file_lock(session.token_cache_path, timeout=max(0.0, min(left, WAKE_INTERVAL)), on_wait=tell))
+            return
+        except AwsError:
+            if left <= WAKE_INTERVAL:
+                raise AwsError(f"{session.token_cache_path}: another sso-tray process holds its lock for more than {total:.0f} s") from None
+            _wait(options, 0)
 
 
 def logout(session: SsoSession) -> bool:
@@ -166,9 +191,6 @@ def _wait(options: SignInOptions, seconds: float, done: threading.Event | None =
 # How long one connection to the loopback server may stay silent. Browsers open spare connections that
 # send nothing (pre-connect); each is served on a thread of its own and dropped after this.
 CALLBACK_READ_TIMEOUT = 5.0
-# How often the waits of a sign-in look at the cancel event (the tray's Cancel and Quit) and at the server's
-# stop flag: cancel, --timeout and Quit end a sign-in within about this long.
-WAKE_INTERVAL = 0.1
 
 
 class _CallbackServer(ThreadingHTTPServer):
