@@ -214,17 +214,30 @@ class DBusMenu:
         except Exception:  # noqa: BLE001 - optional in the protocol
             pass
 
+    def subtree(self, item_id: int, depth: int = -1) -> MenuNode:
+        """One item and what is below it, as `GetLayout(item_id, …)` returns them."""
+        _revision, node = self._call("GetLayout", (item_id, depth, []), "iias", "(u(ia{sv}av))")
+        return _node(node)
+
+    def open(self, *labels: str) -> MenuNode:
+        """Open the submenus along `labels` as a panel does: AboutToShow on each, then read it again, so
+        that a submenu the tray makes only when it is opened (tray.ui.lazymenu) has its items. The last
+        node, with its submenu (if any) as it is once opened."""
+        self.about_to_show(0)
+        node = self.layout()
+        for label in labels:
+            node = node.child(label)
+            if node.children:
+                self.about_to_show(node.id)
+                node = self.subtree(node.id)
+        return node
+
     def click(self, *labels: str) -> MenuNode:
         """Open each submenu on the way (AboutToShow), then send `clicked` to the last item, as a panel
         applet does when the person clicks it. Refuses a disabled item (dbusmenu would still fire it)."""
-        root = self.layout()
-        nodes = root.path_to(*labels)
-        target = nodes[-1]
+        target = self.open(*labels[:-1]).child(labels[-1])
         if not target.enabled:
             raise DesktopError(f"menu item {' → '.join(labels)} is disabled")
-        self.about_to_show(0)
-        for parent in nodes[:-1]:
-            self.about_to_show(parent.id)
         GLib = self.bus.GLib
         self._call("Event", (target.id, "clicked", GLib.Variant("i", 0), int(time.time()) & 0xFFFFFFFF), "isvu")
         return target

@@ -26,17 +26,18 @@ class Recorder:
         return lambda *args, **kwargs: self.calls.append((name, args, kwargs))
 
 
-def accounts(n: int, roles=("Admin", "ReadOnly"), session="dev") -> tuple[AccountView, ...]:
+def accounts(n: int, roles=("Admin", "ReadOnly"), session="dev", names=None, profiles=None) -> tuple[AccountView, ...]:
+    """n accounts (named acct-0000… unless `names`); `profiles` maps (account index, role) to a configured profile's name."""
     out = []
     for i in range(n):
-        aid = f"{111100000000 + i}"
-        out.append(AccountView(aid, f"acct-{i:04d}", tuple(RoleView(f"{aid}/{r}", aid, f"acct-{i:04d}", r, session) for r in roles)))
+        aid, name = f"{111100000000 + i}", names[i] if names else f"acct-{i:04d}"
+        out.append(AccountView(aid, name, tuple(RoleView((profiles or {}).get((i, r), f"{aid}/{r}"), aid, name, r, session) for r in roles)))
     return tuple(out)
 
 
 def session(state=VALID, left=timedelta(hours=5, minutes=12), name="dev", accts=(), problem=None) -> SessionView:
     expires = NOW + left if state not in (SIGNED_OUT,) else None
-    return SessionView(name, state, expires, timedelta(hours=8), problem, accts)
+    return SessionView(name, state, expires_at=expires, lifetime=timedelta(hours=8), problem=problem, accounts=accts)
 
 
 def texts(items):
@@ -49,7 +50,7 @@ def local(t):
 
 def test_signed_out():
     items = build(State(NOW, (session(SIGNED_OUT),)), Recorder())
-    assert texts(items) == ["dev — signed out", "Sign in", "Settings", "Quit"]
+    assert texts(items) == ["dev — signed out", "Sign in", "Find a role…", "Settings", "Quit"]
     status, sign_in = items[0], items[1]
     assert not status.enabled and sign_in.default
 
@@ -59,12 +60,12 @@ def test_valid_session_full_structure():
     items = build(State(NOW, (s,)), Recorder())
     until = local(NOW + timedelta(hours=5, minutes=12))
     assert texts(items) == [
-        f"dev — 5h 12m left, until {until}", "Sign in again", "Sign out",
+        f"dev — 5h 12m left, until {until}", "Sign in again", "Sign out", "Find a role…",
         "acct-0000 (111100000000)", "acct-0001 (111100000001)", "acct-0002 (111100000002)",
         "Refresh accounts", "Settings", "Quit",
     ]
     role = menu.Item("root", submenu=items).find("acct-0000 (111100000000)", "Admin")
-    assert texts(role.children()) == ["Copy export lines (bash)", "Copy as", "Write to credentials file",
+    assert texts(role.children()) == ["Copy export lines (bash)", "Copy as", "Open console", "Write to credentials file",
                                       "Keep fresh in credentials file", "Add to favourites"]
     assert texts(role.find("Copy as").children()) == ["zsh", "sh", "fish", "powershell", "cmd", "dotenv", "json"]
     assert role.find("Keep fresh in credentials file").checked is False
@@ -78,6 +79,8 @@ def test_actions_call_the_engine_with_the_profile():
     root.find("acct-0000 (111100000000)", "Admin", "Copy as", "fish").action()
     root.find("acct-0000 (111100000000)", "ReadOnly", "Write to credentials file").action()
     root.find("acct-0000 (111100000000)", "ReadOnly", "Keep fresh in credentials file").action()
+    root.find("acct-0000 (111100000000)", "ReadOnly", "Open console").action()
+    root.find("Find a role…").action()
     root.find("Sign out").action()
     root.find("Refresh accounts").action()
     root.find("Settings", "Default export format", "fish").action()
@@ -88,6 +91,8 @@ def test_actions_call_the_engine_with_the_profile():
         ("copy_export", ("111100000000/Admin", "fish"), {}),
         ("write_credentials", ("111100000000/ReadOnly",), {}),
         ("toggle_pinned", ("111100000000/ReadOnly",), {}),
+        ("open_console", ("111100000000/ReadOnly",), {}),
+        ("open_finder", (), {}),
         ("sign_out", ("dev",), {}),
         ("refresh_accounts", ("dev",), {}),
         ("update_settings", (), {"default_format": "fish"}),
@@ -129,7 +134,7 @@ def test_favourites_and_recent_on_top():
     fav, rec = accts[1].roles[0], accts[2].roles[1]
     state = State(NOW, (session(VALID, accts=accts),), favourites=(fav,), recent=(rec,), favourite_names=frozenset({fav.profile}))
     t = texts(build(state, Recorder()))
-    assert t[3:5] == ["★ 111100000001/Admin — acct-0001 / Admin", "111100000002/ReadOnly — acct-0002 / ReadOnly"]
+    assert t[4:6] == ["★ 111100000001/Admin — acct-0001 / Admin", "111100000002/ReadOnly — acct-0002 / ReadOnly"]
     assert "Remove from favourites" in texts(role_actions(fav, state, Recorder()))
 
 
@@ -143,21 +148,113 @@ def test_settings_reflect_the_state():
     assert texts(role_actions(role, state, Recorder()))[0] == "Copy export lines (fish)"
 
 
-@pytest.mark.parametrize("n_accounts", [2000])
-def test_2000_roles_split_into_submenus_built_fast(n_accounts):
-    state = State(NOW, (session(VALID, accts=accounts(n_accounts, roles=("Admin",))),))
+def test_no_session_offers_setup():
+    rec = Recorder()
+    items = build(State(NOW), rec)
+    assert texts(items) == ["No SSO session configured", "Set up AWS SSO…", "Settings", "Quit"]
+    setup = items[1]
+    assert setup.default and setup.enabled
+    setup.action()
+    assert rec.calls == [("open_setup", (), {})]
+    problem = build(State(NOW, problem="/home/x/.aws/config: bad"), Recorder())
+    assert "Set up AWS SSO…" in texts(problem) and "No SSO session configured" not in texts(problem)
+
+
+def test_configured_profiles_by_their_names_and_beside_their_roles():
+    profiles = {(2, "Admin"): "web-admin", (0, "ReadOnly"): "billing-read", (1, "Admin"): "Analytics"}
+    accts = accounts(3, profiles=profiles)
+    rec = Recorder()
+    state = State(NOW, (session(VALID, accts=accts),), favourites=(accts[2].roles[0],), favourite_names=frozenset({"web-admin"}))
+    items = build(state, rec)
+    t = texts(items)
+    # after "Find a role…" and the favourites, the profiles by name (case-insensitive order), then the accounts
+    assert t[3:9] == ["Find a role…", "★ web-admin — acct-0002 / Admin", "Analytics", "billing-read", "web-admin",
+                      "acct-0000 (111100000000)"]
+    root = menu.Item("root", submenu=items)
+    assert texts(root.find("acct-0000 (111100000000)").children()) == ["Admin", "ReadOnly — billing-read"]
+    assert texts(root.find("acct-0002 (111100000002)").children()) == ["Admin — web-admin", "ReadOnly"]
+    root.find("billing-read", "Copy export lines (bash)").action()
+    root.find("acct-0002 (111100000002)", "Admin — web-admin", "Open console").action()
+    assert "Remove from favourites" in texts(root.find("web-admin").children())
+    assert rec.calls == [("copy_export", ("billing-read", None), {}), ("open_console", ("web-admin",), {})]
+
+
+def test_many_profiles_are_grouped_by_name():
+    names = [f"team-{chr(ord('a') + i // 2)}{i % 2}" for i in range(40)]
+    accts = accounts(40, roles=("Admin",), profiles={(i, "Admin"): names[i] for i in range(40)})
+    items = build(State(NOW, (session(VALID, accts=accts),)), Recorder())
+    groups = [i for i in items if i.text.startswith("Profiles ")]
+    assert 2 <= len(groups) <= menu.TOP_GROUPS
+    inside = [c.text for g in groups for c in g.children()]
+    assert inside == sorted(names)
+    assert [g.text for g in groups] == ["Profiles team-a … team-c", "Profiles team-d … team-e", "Profiles team-f … team-h",
+                                        "Profiles team-i … team-k", "Profiles team-l … team-n", "Profiles team-o … team-q",
+                                        "Profiles team-r … team-t"]
+
+
+def test_range_labels_are_the_letters_that_tell_names_apart():
+    names = ["prod-api", "prod-auth", "prod-billing", "prod-kafka", "prod-logs", "prod-pay", "prod-zeta"]
+    assert menu.range_label(names, 0, 4) == "prod-a … prod-k"
+    assert menu.range_label(names, 4, 7) == "prod-l … prod-z"
+    assert menu.range_label(names, 2, 3) == "prod-billing"  # one name: itself
+    shared = [f"fake-account-{i:04d}" for i in range(100)]
+    assert menu.range_label(shared, 20, 30) == "fake-account-002…"  # all of them start so
+    assert menu.range_label(shared, 20, 40) == "fake-account-002 … fake-account-003"
+
+
+@pytest.mark.parametrize("n_accounts", [40, 300, 1000, 5000])
+def test_many_accounts_grouped_so_that_a_person_can_find_one(n_accounts):
+    from tray.simulator.directory import default_account_name
+
+    names = sorted((default_account_name(i) for i in range(n_accounts)), key=str.lower)
+    accts = accounts(n_accounts, roles=("Admin", "ReadOnly", "Billing"), names=names)
+    state = State(NOW, (session(VALID, accts=accts),))
+    items = build(state, Recorder())
+    groups = [i for i in items if i.text.startswith("Accounts ")]
+    assert 2 <= len(groups) <= menu.TOP_GROUPS and len(items) < 40
+    # every account once, in order, through groups of at most GROUP_MAX; each group's label brackets its names
+    found = []
+
+    def walk(group, lo_name=None):
+        children = group.children()
+        assert 1 <= len(children) <= menu.GROUP_MAX
+        label = group.text.removeprefix("Accounts ")
+        start, _, end = label.partition(" … ")
+        for child in children:
+            name = child.text.removeprefix("Accounts ").split(" (")[0]
+            assert name.lower().startswith(start.rstrip("…").lower()) or name.lower() >= start.lower(), (group.text, name)
+            assert not end or name.lower()[: len(end)] <= end.lower(), (group.text, name)
+            if child.text.startswith("Accounts "):
+                walk(child)
+            else:
+                found.append(child.text)
+    for g in groups:
+        walk(g)
+    assert found == [f"{a.name} ({a.account_id})" for a in accts]
+
+
+def test_5000_accounts_build_and_open_fast_and_lazily(monkeypatch):
+    accts = accounts(5000, roles=("Admin", "ReadOnly", "Billing"))
+    state = State(NOW, (session(VALID, accts=accts),))
+    made = []
+    real = menu.role_actions
+    monkeypatch.setattr(menu, "role_actions", lambda *a: made.append(a) or real(*a))
     rec = Recorder()
     build(state, rec)  # warm
     started = time.perf_counter()
     items = build(state, rec)
     elapsed = time.perf_counter() - started
     assert elapsed < 0.05, f"menu build took {elapsed * 1000:.1f} ms"
-    groups = [i for i in items if i.text.startswith("Accounts ")]
-    assert len(groups) == 100 and len(items) < 120
-    assert groups[0].text == "Accounts acct-0000 … acct-0019"
-    assert all(len(g.children()) == 20 for g in groups)
-    roles = [i for depth, i in flatten(groups) if depth == 2]
-    assert len(roles) == 2000
+    assert made == []  # no role's actions made before it is opened
+    group = next(i for i in items if i.text.startswith("Accounts "))
+    started = time.perf_counter()
+    while group.text.startswith("Accounts "):  # open a group, then its first, down to an account, its role
+        group = group.children()[0]
+    role = group.children()[0]
+    role.children()
+    elapsed = time.perf_counter() - started
+    assert elapsed < 0.1, f"opening down to a role took {elapsed * 1000:.1f} ms"
+    assert len(made) == 1
 
 
 def test_tooltip_has_session_and_time_left_only():

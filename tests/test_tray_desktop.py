@@ -318,28 +318,35 @@ def test_menu_matches_state_with_many_accounts_and_favourites(desktop, start_tra
     top = layout.children[0]
     assert not top.enabled
     assert labels[1:3] == ["Sign in again", "Sign out"] and "Sign in" not in labels
-    # favourites right under the session's actions, with the account's discovered name
+    # "Find a role…" and the favourites right under the session's actions, with the account's discovered name
     first, role = accounts[0], accounts[0].roles[0]
     favourite = f"★ dev-admin — {first.name} / {role}"
-    assert labels[3] == "-" and labels[4] == favourite, layout.dump()
-    assert layout.find(favourite).labels()[:2] == ["Copy export lines (fish)", "Copy as"]
-    assert "Remove from favourites" in layout.find(favourite).labels()
-    # 30 accounts: split into submenus of at most 20, named by their range; every account once
+    assert labels[3:6] == ["-", "Find a role…", favourite], layout.dump()
+    menu = tray.menu()  # submenus are made when opened (AboutToShow), as a panel opens them
+    assert menu.open(favourite).labels()[:3] == ["Copy export lines (fish)", "Copy as", "Open console"]
+    assert "Remove from favourites" in menu.open(favourite).labels()
+    # then the configured profiles by their own names
+    assert labels[6:10] == ["-", "dev-admin", "dev-read", "-"], layout.dump()
+    # 30 accounts: split into groups of at most 30, named by the letters that bracket their names; every account once
     groups = [c for c in layout.children if c.label.startswith("Accounts ")]
-    assert len(groups) == 2, layout.dump()
+    assert 2 <= len(groups) <= 20, layout.dump()
     seen = []
     for group in groups:
-        assert 1 <= len(group.children) <= 20
-        names = [c.label.rsplit(" (", 1)[0] for c in group.children]
-        assert group.label == f"Accounts {names[0]} … {names[-1]}"
-        seen += [c.label for c in group.children]
+        names = [c.label.rsplit(" (", 1)[0] for c in menu.open(group.label).children]
+        assert 1 <= len(names) <= 30
+        start, _, end = group.label.removeprefix("Accounts ").partition(" … ")
+        for name in names:
+            assert name.startswith(start.rstrip("…")) or name >= start, (group.label, name)
+            assert not end or name[: len(end)] <= end, (group.label, name)
+        seen += [c.label for c in menu.open(group.label).children]
     assert sorted(seen) == sorted(f"{a.name} ({a.account_id})" for a in accounts)
     # account → roles → actions, with the check item for keeping a profile fresh
     some = accounts[7]
-    node = next(g for g in groups if f"{some.name} ({some.account_id})" in g.labels()).find(f"{some.name} ({some.account_id})")
-    assert node.labels() == sorted(some.roles, key=str.lower)
-    actions = node.find(some.roles[0])
-    assert actions.labels() == ["Copy export lines (fish)", "Copy as", "Write to credentials file",
+    label = f"{some.name} ({some.account_id})"
+    group = next(g.label for g in groups if label in menu.open(g.label).labels())
+    assert menu.open(group, label).labels() == sorted(some.roles, key=str.lower)
+    actions = menu.open(group, label, some.roles[0])
+    assert actions.labels() == ["Copy export lines (fish)", "Copy as", "Open console", "Write to credentials file",
                                 "Keep fresh in credentials file", "Add to favourites"]
     assert actions.find("Keep fresh in credentials file").checked is False
     assert actions.find("Copy as").labels() == ["bash", "zsh", "sh", "powershell", "cmd", "dotenv", "json"]
@@ -360,9 +367,9 @@ def test_copy_export_lines_puts_them_on_the_clipboard(desktop, start_tray, sso_e
     sign_in(sso_env)
     tray = start_tray()
     layout = tray.wait_menu(lambda m: accounts_named(m), 30, "the discovered accounts")
-    account = sim_accounts(sso_env)[1]
-    path = (f"{account.name} ({account.account_id})", account.roles[0], "Copy export lines (bash)")
-    assert layout.find(*path[:2]).labels()[0] == path[2]
+    account = sim_accounts(sso_env)[1]  # its first role is the one [profile dev-read] points at
+    path = (f"{account.name} ({account.account_id})", f"{account.roles[0]} — dev-read", "Copy export lines (bash)")
+    assert tray.menu().open(*path[:2]).labels()[0] == path[2]
     tray.click(*path)
     text = wait_for(lambda: (lambda t: t if "AWS_ACCESS_KEY_ID" in t else None)(desktop.clipboard()), 15, 0.2,
                     "export lines on the clipboard")

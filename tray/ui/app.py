@@ -169,7 +169,12 @@ class TrayApp:
         self.engine = engine or Engine()
         self.actions = TrayActions(self.engine, self.quit)
         state = self.engine.state
-        self.icon = pystray.Icon("sso-tray", icon=icons.icon_image(state, self.size), title=menu.tooltip(state))
+        from tray.ui.lazymenu import lazy_icon_class
+        from tray.ui.surface import GTK_BACKENDS, Surface
+
+        icon_class = lazy_icon_class(pystray.Icon) if backend in GTK_BACKENDS else pystray.Icon
+        self.icon = icon_class("sso-tray", icon=icons.icon_image(state, self.size), title=menu.tooltip(state))
+        self.surface = Surface(self.icon, backend)  # from here on, every change of the icon goes through it
         self.engine.notifier = self._make_notifier(bus)
         self._shown: dict[str, object] = {}
         self._render_lock = threading.Lock()
@@ -189,7 +194,8 @@ class TrayApp:
         return notifier if notifier.available else NullNotifier()
 
     def render(self, state: State) -> None:
-        """Update what changed, and only that: the image, the title, the menu.
+        """Update what changed, and only that: the image, the title, the menu. From any thread: the
+        Surface applies the changes on the backend's UI thread.
 
         Listeners run on the engine's worker threads, so two renders can overlap and finish in either
         order: one at a time, and always of the newest state, so that an older snapshot never
@@ -199,46 +205,31 @@ class TrayApp:
 
     def _render(self, state: State) -> None:
         menu = self._menu
+        changes: dict[str, object] = {}
         image_key = (state.icon_state, round((state.icon_session.fraction_left(state.now) if state.icon_session else 0) * 60))
         if self._shown.get("image") != image_key:
-            self.icon.icon = self._icons.icon_image(state, self.size)
+            changes["icon"] = self._icons.icon_image(state, self.size)
             self._shown["image"] = image_key
         title = menu.tooltip(state)
         if self._shown.get("title") != title:
-            self.icon.title = title
+            changes["title"] = title
             self._shown["title"] = title
         items = menu.build(state, self.actions)
         structure, labels = menu.signature(state, items)
         shown = self._shown.get("menu")
-        if shown is None or shown[0] != structure:
-            self.icon.menu = menu.to_pystray(items)
-        elif shown[1] != labels and not self._relabel(labels):
-            self.icon.menu = menu.to_pystray(items)
+        if shown is None or shown[0] != structure or (shown[1] != labels and not self.surface.can_relabel):
+            changes["menu"] = menu.to_pystray(items)
+        elif shown[1] != labels:  # the minute's status text: relabelled in place, rebuilt if that cannot be done
+            changes["labels"] = (labels, lambda: menu.to_pystray(items))
         self._shown["menu"] = (structure, labels)
-
-    def _relabel(self, labels: tuple[str, ...]) -> bool:
-        """Set the top-level labels of the GTK menu on screen (AppIndicator mirrors them over D-Bus).
-        False where that cannot be done, and the menu is rebuilt instead."""
-        handle = getattr(self.icon, "_menu_handle", None)
-        if self.backend not in ("appindicator", "gtk") or handle is None:
-            return False
-        from gi.repository import GLib, Gtk
-
-        def apply():
-            widgets = handle.get_children()
-            if len(widgets) == len(labels):
-                for widget, text in zip(widgets, labels):
-                    if not isinstance(widget, Gtk.SeparatorMenuItem) and widget.get_label() != text:
-                        widget.set_label(text)
-            return GLib.SOURCE_REMOVE
-
-        GLib.idle_add(apply)
-        return True
+        if changes:
+            self.surface.update(**changes)
 
     def _setup(self, icon) -> None:
         from tray.core import autostart
 
-        icon.visible = True
+        self.surface.start()  # pystray's loop runs: changes are posted to it from now on
+        self.surface.update(visible=True)
         self.engine.autostart = autostart.is_enabled()
         self.engine.start()
         self._start_finder()
@@ -278,7 +269,7 @@ class TrayApp:
             finder.stop(self.actions.finder)
             self.actions.finder = None
         self.engine.stop()
-        self.icon.stop()
+        self.surface.call(self.icon.stop)
 
 
 def run() -> int:

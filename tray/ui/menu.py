@@ -2,12 +2,20 @@
 `to_pystray` turns them into a pystray.Menu. Nothing here does I/O: the menu opens instantly and is
 tested without a display.
 
-Top to bottom (SPEC §7): one status line per session; sign in / sign in again / sign out; favourites and
-recent profiles; accounts → roles → actions; Refresh accounts; Settings; Quit.
+Top to bottom (SPEC §7): one status line per session; sign in / sign in again / sign out; "Find a role…";
+favourites and recent profiles; the configured profiles by their own names; accounts → roles → actions;
+Refresh accounts; Settings; Quit. With no SSO session configured: "Set up AWS SSO…".
+
+The cost is bounded: every submenu below the top (a group, an account, a role's actions) is a function
+that makes its items when asked for, and `to_pystray` hands those to the backend as `LazyMenu`s, which
+the GTK backends fill when the submenu is opened (tray.ui.lazymenu). Long lists are split into groups
+labelled with the letters that tell the names apart ("prod-a … prod-k"), like a dictionary's guide words,
+so that a person can tell which group holds the name they look for.
 """
 
 from __future__ import annotations
 
+import math
 import textwrap
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,8 +24,11 @@ from typing import Callable, Protocol, Sequence
 from tray.core.state import ERROR, EXPIRED, EXPIRING, SIGNED_OUT, SIGNING_IN, VALID, AccountView, RoleView, SessionView, State, clock_time, describe_left
 
 FORMATS = ("bash", "zsh", "sh", "fish", "powershell", "cmd", "dotenv", "json")
-ACCOUNTS_INLINE = 15  # up to this many accounts sit in the menu itself; more are split into submenus
-ACCOUNTS_PER_SUBMENU = 20
+INLINE = 15  # up to this many accounts (or profiles) sit in the menu itself; more are grouped
+TOP_GROUPS = 20  # at most this many groups in the menu itself ...
+GROUP_MAX = 30  # ... and at most this many entries in a group's submenu (deeper groups when more)
+FIND_TEXT = "Find a role…"
+SETUP_TEXT = "Set up AWS SSO…"
 WARNING_CHOICES = ((30, 10, 2), (15, 5), (10,), (5,))
 CLIPBOARD_CHOICES = (30, 90, 300, 0)
 MAX_TEXT = 90
@@ -32,6 +43,9 @@ class Actions(Protocol):
     def write_credentials(self, profile: str): ...
     def toggle_pinned(self, profile: str): ...
     def toggle_favourite(self, profile: str): ...
+    def open_console(self, profile: str): ...
+    def open_finder(self): ...
+    def open_setup(self): ...
     def update_settings(self, **changes): ...
     def set_autostart(self, on: bool): ...
     def quit(self): ...
@@ -130,6 +144,16 @@ def _session_actions(s: SessionView, actions: Actions, named: bool) -> list[Item
     return items
 
 
+def is_configured(role: RoleView) -> bool:
+    """A profile of the AWS config, shown by its own name (a discovered role's profile is ACCOUNT_ID/ROLE_NAME)."""
+    return role.profile != f"{role.account_id}/{role.role_name}"
+
+
+def role_label(role: RoleView) -> str:
+    """The role's name, with the configured profile's name beside it where a profile points at it."""
+    return _clip(f"{role.role_name} — {role.profile}") if is_configured(role) else role.role_name
+
+
 def role_actions(role: RoleView, state: State, actions: Actions) -> tuple[Item, ...]:
     profile = role.profile
     fmt = state.default_format
@@ -138,6 +162,7 @@ def role_actions(role: RoleView, state: State, actions: Actions) -> tuple[Item, 
     return (
         Item(f"Copy export lines ({fmt})", lambda: actions.copy_export(profile, None), default=True),
         Item("Copy as", submenu=others),
+        Item("Open console", lambda: actions.open_console(profile)),
         Item("Write to credentials file", lambda: actions.write_credentials(profile)),
         Item("Keep fresh in credentials file", lambda: actions.toggle_pinned(profile), checked=profile in state.pinned),
         Item("Remove from favourites" if favourite else "Add to favourites", lambda: actions.toggle_favourite(profile)),
@@ -145,26 +170,88 @@ def role_actions(role: RoleView, state: State, actions: Actions) -> tuple[Item, 
 
 
 def _role_item(role: RoleView, state: State, actions: Actions, text: str | None = None) -> Item:
-    return Item(text or role.role_name, submenu=lambda: role_actions(role, state, actions))
+    return Item(text or role_label(role), submenu=lambda: role_actions(role, state, actions))
 
 
 def _account_item(account: AccountView, state: State, actions: Actions) -> Item:
     # an account known only from the config (not listed yet) has no name: its id, once
     label = account.account_id if account.name == account.account_id else f"{account.name} ({account.account_id})"
-    return Item(_clip(label),
-                submenu=tuple(_role_item(r, state, actions) for r in account.roles))
+    return Item(_clip(label), submenu=lambda: tuple(_role_item(r, state, actions) for r in account.roles))
+
+
+def _common(a: str, b: str) -> int:
+    """How many leading letters two names share (ignoring case, as the engine sorts them)."""
+    n = 0
+    for x, y in zip(a.lower(), b.lower()):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+def _split(names: Sequence[str], lo: int, hi: int, parts: int) -> list[int]:
+    """Where to cut names[lo:hi] (sorted) into `parts` runs of about equal size: each cut moves, by up to a
+    quarter of a run, to where its two neighbours part earliest, so runs start at a new letter where they can."""
+    size = (hi - lo) / parts
+    slack = int(size // 4)
+    cuts = [lo]
+    for j in range(1, parts):
+        ideal = lo + round(j * size)
+        first, last = max(cuts[-1] + 1, ideal - slack), min(hi - (parts - j), ideal + slack)
+        cuts.append(min(range(first, last + 1), key=lambda b: (_common(names[b - 1], names[b]), abs(b - ideal))))
+    return cuts + [hi]
+
+
+def range_label(names: Sequence[str], lo: int, hi: int) -> str:
+    """What a run of sorted names is called: the first letters that set its first name apart from the name
+    before the run and its last name from the name after it ("prod-a … prod-k"), or, when those are the
+    same letters, what all its names start with ("logging-…")."""
+    first, last = names[lo], names[hi - 1]
+    if hi - lo == 1:
+        return first
+    inside = _common(first, last) + 1
+    start = _common(first, names[lo - 1]) + 1 if lo > 0 else inside
+    end = _common(last, names[hi]) + 1 if hi < len(names) else inside
+    shown = max(start, end)  # both ends as precise as the more precise one: "fake-008 … fake-009", not "fake-008 … fake-0"
+    start, end = first[:shown], last[:shown]
+    return f"{first[:inside - 1]}…" if start == end else f"{start} … {end}"  # all of them start so: "logging-…"
+
+
+def grouped(names: Sequence[str], make: Callable[[int], Item], noun: str, top: bool = True,
+            lo: int = 0, hi: int | None = None) -> list[Item]:
+    """Items for names[lo:hi] (sorted; `make(i)` gives the i-th one's item): themselves when few, else groups
+    of about equal size named by `range_label`, nested so that no menu holds more than TOP_GROUPS (the menu
+    itself) or GROUP_MAX (a group) entries. Each group's submenu is made only when it is opened."""
+    hi = len(names) if hi is None else hi
+    n = hi - lo
+    if n <= (INLINE if top else GROUP_MAX):
+        return [make(i) for i in range(lo, hi)]
+    levels, room = 1, TOP_GROUPS if top else GROUP_MAX
+    while room < n:
+        levels, room = levels + 1, room * GROUP_MAX
+    levels = max(levels, 2)
+    parts = min(TOP_GROUPS if top else GROUP_MAX, max(2, math.ceil(n ** (1 / levels))))
+    cuts = _split(names, lo, hi, parts)
+    return [Item(_clip(f"{noun} {range_label(names, a, b)}"),
+                 submenu=lambda a=a, b=b: tuple(grouped(names, make, noun, False, a, b)))
+            for a, b in zip(cuts, cuts[1:])]
 
 
 def account_items(accounts: Sequence[AccountView], state: State, actions: Actions) -> list[Item]:
-    """Accounts in the menu itself when few; else in submenus of ACCOUNTS_PER_SUBMENU, named by range."""
-    if len(accounts) <= ACCOUNTS_INLINE:
-        return [_account_item(a, state, actions) for a in accounts]
-    groups = []
-    for i in range(0, len(accounts), ACCOUNTS_PER_SUBMENU):
-        chunk = accounts[i : i + ACCOUNTS_PER_SUBMENU]
-        label = _clip(f"Accounts {chunk[0].name} … {chunk[-1].name}") if len(chunk) > 1 else _clip(f"Accounts {chunk[0].name}")
-        groups.append(Item(label, submenu=lambda chunk=chunk: tuple(_account_item(a, state, actions) for a in chunk)))
-    return groups
+    """Accounts in the menu itself when few; else in groups by name ("Accounts prod-a … prod-k")."""
+    return grouped([a.name for a in accounts], lambda i: _account_item(accounts[i], state, actions), "Accounts")
+
+
+def configured_profiles(state: State) -> list[RoleView]:
+    """The AWS config's role profiles, by name, from every session's accounts."""
+    found = [r for s in state.sessions for a in s.accounts for r in a.roles if is_configured(r)]
+    return sorted(found, key=lambda r: r.profile.lower())
+
+
+def profile_items(state: State, actions: Actions) -> list[Item]:
+    """The configured profiles by their own names (grouped like accounts when many)."""
+    profiles = configured_profiles(state)
+    return grouped([r.profile for r in profiles], lambda i: _role_item(profiles[i], state, actions, _clip(profiles[i].profile)), "Profiles")
 
 
 def _settings(state: State, actions: Actions) -> Item:
@@ -198,15 +285,20 @@ def build(state: State, actions: Actions) -> tuple[Item, ...]:
         items.append(Item(status_text(s, now), enabled=False))
         if s.problem:
             items += [Item(line, enabled=False) for line in problem_lines(s.problem)]
-    if not state.sessions and not state.problem:
-        items.append(Item("No SSO session configured (run `aws configure sso`)", enabled=False))
+    if not state.sessions:
+        if not state.problem:
+            items.append(Item("No SSO session configured", enabled=False))
+        items.append(Item(SETUP_TEXT, lambda: actions.open_setup(), default=True))
     named = len(state.sessions) > 1
     for s in state.sessions:
         items += _session_actions(s, actions, named)
+    if state.sessions:
+        items += [SEPARATOR, Item(FIND_TEXT, lambda: actions.open_finder())]
     shortcuts = [(r, "★ ") for r in state.favourites] + [(r, "") for r in state.recent]
-    if shortcuts:
-        items.append(SEPARATOR)
-        items += [_role_item(r, state, actions, _clip(f"{star}{r.profile} — {r.account_name} / {r.role_name}")) for r, star in shortcuts]
+    items += [_role_item(r, state, actions, _clip(f"{star}{r.profile} — {r.account_name} / {r.role_name}")) for r, star in shortcuts]
+    profiles = profile_items(state, actions)
+    if profiles:
+        items += [SEPARATOR, *profiles]
     for s in state.sessions:
         if s.accounts:
             items.append(SEPARATOR)
@@ -242,8 +334,11 @@ def _is_label(item: Item) -> bool:
 
 
 def to_pystray(items: Sequence[Item]):
-    """The same tree as a pystray.Menu (pystray is imported here, only by the running tray)."""
+    """The same tree as a pystray.Menu (pystray is imported here, only by the running tray). A submenu
+    given as a function becomes a LazyMenu: made when the backend opens it, not now."""
     import pystray
+
+    from tray.ui.lazymenu import LazyMenu
 
     def convert(item: Item):
         if item is SEPARATOR:
@@ -252,6 +347,8 @@ def to_pystray(items: Sequence[Item]):
         if item.checked is not None:
             checked = item.checked
             kwargs["checked"] = lambda _i: checked
+        if callable(item.submenu):
+            return pystray.MenuItem(item.text, LazyMenu(lambda: [convert(c) for c in item.children()]), **kwargs)
         if item.submenu is not None:
             return pystray.MenuItem(item.text, pystray.Menu(*[convert(c) for c in item.children()]), **kwargs)
         action = item.action
@@ -268,4 +365,3 @@ def flatten(items: Sequence[Item], depth: int = 0) -> list[tuple[int, Item]]:
         if item.submenu is not None:
             out += flatten(item.children(), depth + 1)
     return out
-

@@ -1,0 +1,150 @@
+"""The new menu of the real tray, read and clicked the way a panel does it: over AppIndicator's
+com.canonical.dbusmenu on a virtual desktop, against the Identity Center simulator.
+
+- the profiles of the AWS config appear by their own names, and each one's Copy puts that profile's
+  credentials, with its region, on the clipboard (xclip reads them back; a real bash evaluates them);
+- a role a profile points at shows the profile's name beside it under its account;
+- submenus are made when opened: before a panel's AboutToShow a group holds one placeholder, after it
+  the accounts are there.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from conftest import START_URL, need_program, sim_accounts, write_config
+from desktop import VirtualDesktop, wait_for
+
+pytestmark = pytest.mark.display
+
+REGIONS = ("eu-west-1", "us-west-2", "ap-southeast-2", "eu-central-1")
+PLACEHOLDER = "…"
+
+
+def twelve_profiles(sim) -> list[tuple[str, str, str, str]]:
+    """(name, account id, role, region) of 12 profiles on 12 different accounts, named as a team would."""
+    teams = ("billing", "checkout", "data-lake", "edge", "identity", "ledger", "mobile", "payments",
+             "platform", "search", "security", "web")
+    accounts = sim_accounts(sim)
+    return [(f"{team}-{('admin', 'read', 'deploy')[i % 3]}", accounts[3 * i].account_id,
+             accounts[3 * i].roles[i % len(accounts[3 * i].roles)], REGIONS[i % len(REGIONS)])
+            for i, team in enumerate(teams)]
+
+
+@pytest.fixture
+def world(home, simulator, monkeypatch):
+    """40 accounts x 3 roles (so the accounts are grouped), a config with 12 named profiles, signed in."""
+    simulator.options.accounts = 40
+    simulator.options.roles_per_account = 3
+    profiles = twelve_profiles(simulator)
+    config = f"[sso-session dev]\nsso_start_url = {START_URL}\nsso_region = us-east-1\n"
+    for name, account, role, region in profiles:
+        config += f"\n[profile {name}]\nsso_session = dev\nsso_account_id = {account}\nsso_role_name = {role}\nregion = {region}\n"
+    write_config(home, config)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(home / ".aws" / "config"))
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SSO", simulator.url)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SSO_OIDC", simulator.url)
+    from tray.core.config import AwsConfig
+    from tray.core.signin import SignInOptions, login
+
+    login(AwsConfig.load().session("dev"), SignInOptions(opener=lambda url: urllib.request.urlopen(url, timeout=30).read()))
+    return simulator, profiles
+
+
+@pytest.fixture
+def tray(tmp_path, world, home):
+    need_program("xclip")
+    with VirtualDesktop(tmp_path / "desktop") as desktop:
+        process = desktop.start_tray(tmp_path / "logs")
+        try:
+            yield desktop, process
+        finally:
+            process.stop()
+            desktop.end_processes(HOME=str(home))
+    assert "Traceback" not in process.stderr, process.stderr
+
+
+def exported(text: str, tmp_path: Path) -> dict[str, str]:
+    """The variables a real bash has after evaluating the copied lines (given in a file, not on a command line)."""
+    script = tmp_path / "copied.sh"
+    script.write_text(text)
+    out = subprocess.run(["bash", "-c", f'. "{script}"; env -0'], capture_output=True, text=True, timeout=10, env={})
+    assert out.returncode == 0, out.stderr
+    return dict(entry.split("=", 1) for entry in out.stdout.split("\0") if entry.startswith("AWS_"))
+
+
+def cached_key(home: Path, account: str, role: str) -> str:
+    """The access key id the tray cached for this account and role, where the AWS CLI v2 keeps it."""
+    from tray.core.config import AwsConfig
+    from tray.core.rolecreds import role_cache_path
+
+    path = role_cache_path(AwsConfig.load().session("dev"), account, role)
+    return json.loads(path.read_text())["Credentials"]["AccessKeyId"]
+
+
+def test_configured_profiles_by_name_and_each_copy_has_its_region(tray, world, home, tmp_path):
+    desktop, process = tray
+    sim, profiles = world
+    names = [name for name, *_ in profiles]
+    layout = process.wait_menu(lambda m: set(names) <= set(m.labels()) and any(c.label.startswith("Accounts ") for c in m.children),
+                               30, "the 12 profiles by name and the listed accounts")
+    labels = layout.labels()
+    assert labels.index("Find a role…") < labels.index(sorted(names)[0])
+    assert [lab for lab in labels if lab in names] == sorted(names)  # by name, in the person's order
+    seen = set()
+    for name, account, role, region in profiles:
+        assert process.menu().open(name).labels()[:3] == ["Copy export lines (bash)", "Copy as", "Open console"]
+        process.click(name, "Copy export lines (bash)")
+
+        def copied():
+            text = desktop.clipboard()
+            return text if "AWS_ACCESS_KEY_ID" in text and text not in seen else None
+        text = wait_for(copied, 15, 0.1, f"{name}'s export lines on the clipboard")
+        seen.add(text)
+        variables = exported(text, tmp_path)
+        assert variables["AWS_REGION"] == region and variables["AWS_DEFAULT_REGION"] == region, (name, variables.keys())
+        assert variables["AWS_ACCESS_KEY_ID"] == cached_key(home, account, role), name
+    # the role a profile points at carries the profile's name under its account too
+    name, account, role, _region = profiles[4]
+    account_name = next(a.name for a in sim_accounts(sim) if a.account_id == account)
+    group = next(c.label for c in process.layout().children
+                 if c.label.startswith("Accounts ") and f"{account_name} ({account})" in process.menu().open(c.label).labels())
+    roles = process.menu().open(group, f"{account_name} ({account})").labels()
+    assert f"{role} — {name}" in roles and role not in roles, roles
+
+
+def test_submenus_are_made_when_a_panel_opens_them(tray, world):
+    desktop, process = tray
+    sim, profiles = world
+    layout = process.wait_menu(lambda m: any(c.label.startswith("Accounts ") for c in m.children), 30, "the listed accounts")
+    groups = [c for c in layout.children if c.label.startswith("Accounts ")]
+    assert 2 <= len(groups) <= 20, layout.dump()
+    # before AboutToShow: one placeholder per submenu, nothing below it
+    for group in groups:
+        assert [c.label for c in group.children] == [PLACEHOLDER] and not group.children[0].enabled, layout.dump()
+    for name, *_ in profiles:
+        assert [c.label for c in layout.find(name).children] == [PLACEHOLDER], layout.dump()
+    exported_items = sum(1 for _ in layout.walk())
+    assert exported_items < 80, f"{exported_items} items exported before anything was opened:\n{layout.dump()}"
+    # AboutToShow on a group, as a panel does when it opens it: its accounts appear in GetLayout
+    menu = process.menu()
+    menu.about_to_show(groups[1].id)
+    opened = wait_for(lambda: (lambda n: n if n.labels() != [PLACEHOLDER] else None)(menu.subtree(groups[1].id)),
+                      5, 0.05, "the group's accounts after AboutToShow")
+    accounts = {f"{a.name} ({a.account_id})" for a in sim_accounts(sim)}
+    assert opened.labels() and set(opened.labels()) <= accounts, opened.dump()
+    # the accounts in it are made but not their roles, until those are opened in turn
+    first = opened.children[0]
+    assert [c.label for c in first.children] == [PLACEHOLDER]
+    menu.about_to_show(first.id)
+    roles = wait_for(lambda: (lambda n: n.labels() if n.labels() != [PLACEHOLDER] else None)(menu.subtree(first.id)),
+                     5, 0.05, "the account's roles after AboutToShow")
+    account = next(a for a in sim_accounts(sim) if f"{a.name} ({a.account_id})" == first.label)
+    assert [r.split(" — ")[0] for r in roles] == sorted(account.roles, key=str.lower)
+    # the other groups are still closed
+    assert [c.label for c in menu.subtree(groups[0].id).children] == [PLACEHOLDER]

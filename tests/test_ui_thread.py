@@ -1,0 +1,294 @@
+"""Every change of the tray icon arrives on the thread that runs the icon's loop, by construction.
+
+macOS kills a process that touches NSStatusItem off the main thread, and a Win32 menu belongs to the
+thread that made it; neither can be run here. So the real TrayApp drives a recording stand-in for pystray's
+Icon: the same attributes and methods as `pystray._base.Icon` (it is one), noting the thread of every call,
+whose `run()` runs a GLib main loop on the calling thread exactly as pystray's GTK backends do (and is posted
+to the same way, `GLib.idle_add`). The real Engine is then driven from many threads against the simulator:
+sign-in, account listing, the minute's tick on a fake clock, a fault (Identity Center gone) and its
+recovery, renewal of the token, settings changes, Quit.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from desktop import wait_for
+
+class FakeClock:
+    def __init__(self):
+        self._now = datetime.now(timezone.utc)
+        self._lock = threading.Lock()
+
+    def __call__(self) -> datetime:
+        with self._lock:
+            return self._now
+
+    def set(self, when: datetime) -> None:
+        with self._lock:
+            self._now = when
+
+    def advance(self, delta: timedelta) -> None:
+        with self._lock:
+            self._now += delta
+
+
+def recording_icon_class():
+    """A pystray Icon that records (what, thread name) for every call that changes what it shows (its
+    setters and methods, the backend's hooks, and the menu on screen's labels) and runs a GLib loop."""
+    from gi.repository import GLib
+    from pystray import _base
+
+    def setter(name):
+        prop = getattr(_base.Icon, name)
+
+        def fset(self, value):
+            self._note(name)
+            prop.fset(self, value)
+        return property(prop.fget, fset)
+
+    def method(name):
+        def call(self, *args, **kwargs):
+            self._note(name)
+            return getattr(_base.Icon, name)(self, *args, **kwargs)
+        return call
+
+    class MenuItem:
+        """A top-level item of the menu on screen, with the two methods of Gtk.MenuItem a relabel uses."""
+
+        def __init__(self, icon, text):
+            self.icon, self.text = icon, text
+
+        def get_label(self):
+            self.icon._note("get_label")
+            return self.text
+
+        def set_label(self, text):
+            self.icon._note("set_label")
+            self.text = text
+
+    class MenuHandle:
+        """The menu on screen, as pystray's GTK backends keep it in `_menu_handle` (a Gtk.Menu)."""
+
+        def __init__(self, icon, texts):
+            self.items = [MenuItem(icon, t) for t in texts]
+
+        def get_children(self):
+            return list(self.items)
+
+        def texts(self):
+            return [i.text for i in self.items]
+
+    class RecordingIcon(_base.Icon):
+        def __init__(self, *args, **kwargs):
+            self.calls: list[tuple[str, str]] = []
+            self._loop = None
+            self._menu_handle = None
+            super().__init__(*args, **kwargs)
+
+        def _note(self, what: str) -> None:
+            self.calls.append((what, threading.current_thread().name))
+
+        icon, title, menu, visible = (setter(n) for n in ("icon", "title", "menu", "visible"))
+        update_menu, notify, remove_notification, stop = (method(n) for n in ("update_menu", "notify", "remove_notification", "stop"))
+
+        # what a backend implements, as pystray's GTK backends do it (without the widgets)
+        def _show(self):
+            self._note("_show")
+
+        def _hide(self):
+            self._note("_hide")
+
+        def _update_icon(self):
+            self._note("_update_icon")
+            self._icon_valid = True
+
+        def _update_title(self):
+            self._note("_update_title")
+
+        def _update_menu(self):
+            self._note("_update_menu")
+            self._menu_handle = MenuHandle(self, [item.text for item in self.menu]) if self.menu else None
+
+        def _notify(self, message, title=None):
+            self._note("_notify")
+
+        def _remove_notification(self):
+            self._note("_remove_notification")
+
+        def _run(self):
+            self._loop = GLib.MainLoop.new(None, False)
+            self._mark_ready()
+            self._loop.run()
+
+        def _stop(self):
+            self._note("_stop")
+            GLib.idle_add(lambda: self._loop.quit() or GLib.SOURCE_REMOVE)
+
+    return RecordingIcon
+
+
+def token(home: Path) -> dict:
+    import hashlib
+
+    return json.loads((home / ".aws" / "sso" / "cache" / (hashlib.sha1(b"dev").hexdigest() + ".json")).read_text())
+
+
+@pytest.fixture
+def tray_on_fake_icon(sso_env, xvfb, monkeypatch):
+    """The real TrayApp and Engine (fake clock) on the recording icon, run on a thread named "ui"."""
+    monkeypatch.setenv("PYSTRAY_BACKEND", "dummy")  # import the package without a backend that opens the display
+    import pystray
+    from gi.repository import GLib
+
+    from tray.core.engine import Engine
+    from tray.core.scheduler import Scheduler
+    from tray.ui.app import TrayApp
+
+    monkeypatch.setattr(pystray, "Icon", recording_icon_class())
+    monkeypatch.setenv("PYSTRAY_BACKEND", "gtk")  # the tray then talks to a GLib main loop, as with pystray's GTK backends
+    clock = FakeClock()
+    engine = Engine(clock=clock, scheduler=Scheduler(clock), copy=lambda text, clear_after: None)
+    made: list = []
+    failed: list = []
+
+    def ui():
+        try:  # made and run on one thread, as `sso-tray run` does on its main thread
+            app = TrayApp(engine)
+            made.append(app)
+            app.run()
+        except BaseException as e:  # noqa: BLE001 - reported by the test
+            failed.append(e)
+            raise
+
+    thread = threading.Thread(target=ui, name="ui", daemon=True)
+    thread.start()
+    wait_for(lambda: made or failed, 15, 0.02, "the tray to start")
+    assert not failed, failed
+    app = made[0]
+    yield app, engine, clock, sso_env
+    if thread.is_alive():
+        app.quit()
+        thread.join(10)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # TrayApp.run let GLib take SIGTERM for its loop
+    GLib.MainContext.default().iteration(False)
+
+
+def drained(app) -> None:
+    """Wait until the UI loop has run everything posted to it so far."""
+    from gi.repository import GLib
+
+    done = threading.Event()
+    GLib.idle_add(lambda: done.set() or GLib.SOURCE_REMOVE)
+    assert done.wait(10), "the UI loop is stuck"
+
+
+def test_every_change_of_the_icon_arrives_on_the_thread_that_runs_it(tray_on_fake_icon, home):
+    from tray.core.state import ERROR, VALID
+    from tray.ui.menu import status_text, tooltip
+
+    app, engine, clock, sim = tray_on_fake_icon
+    icon = app.icon
+    wait_for(lambda: icon.visible and engine.state.sessions, 15, 0.02, "the icon shown and the config loaded")
+
+    def step(*calls):
+        """Call these engine actions at the same moment from as many threads; wait for all of them."""
+        barrier = threading.Barrier(len(calls))
+        with ThreadPoolExecutor(len(calls), thread_name_prefix="driver") as pool:
+            futures = [pool.submit(lambda c=c: (barrier.wait(), c())[1]) for c in calls]
+            for f in futures:
+                result = f.result(60)
+                if hasattr(result, "result"):
+                    result.result(60)
+        assert engine.wait_idle(60)
+
+    # sign in, while settings change and a favourite is added from other threads
+    step(lambda: engine.sign_in("dev"), lambda: engine.update_settings(default_format="fish"),
+         lambda: engine.toggle_favourite("dev-admin"))
+    wait_for(lambda: engine.state.sessions[0].state == VALID, 30, 0.05, "signed in")
+    # accounts listed, from four threads at once
+    step(*[lambda: engine.refresh_accounts("dev")] * 4)
+    wait_for(lambda: engine.state.sessions[0].accounts and engine.state.sessions[0].accounts[0].name != engine.state.sessions[0].accounts[0].account_id,
+             30, 0.05, "the accounts listed")
+    # the minute's tick, on the fake clock, from the timer and from three threads at once
+    for _ in range(3):
+        clock.advance(timedelta(seconds=61))
+        step(*[engine.scheduler.run_due] * 3)
+    # a fault: Identity Center unreachable while the accounts are listed again; then it is back
+    sim.stop()
+    step(lambda: engine.refresh_accounts("dev"), lambda: engine.toggle_favourite("dev-read"))
+    wait_for(lambda: engine.state.sessions[0].state == ERROR, 30, 0.05, "the fault shown")
+    sim.start()
+    step(lambda: engine.refresh_accounts("dev"), engine.scheduler.run_due)
+    wait_for(lambda: engine.state.sessions[0].state == VALID, 30, 0.05, "recovered")
+    # renewal: the clock near the token's expiry, the timer and the file watcher on their own threads
+    before = token(home)["accessToken"]
+    clock.set(engine.state.sessions[0].expires_at - timedelta(minutes=20))
+    step(engine.scheduler.run_due, engine.scheduler.run_due)
+    wait_for(lambda: token(home)["accessToken"] != before, 30, 0.05, "the token renewed")
+    assert engine.wait_idle(60)
+    drained(app)
+
+    ui = [(what, thread) for what, thread in icon.calls if thread == "ui"]
+    elsewhere = [(what, thread) for what, thread in icon.calls if thread != "ui"]
+    assert not elsewhere, f"{len(elsewhere)} calls off the UI thread, e.g. {elsewhere[:8]}"
+    kinds = {what for what, _ in ui}
+    assert {"icon", "title", "menu", "visible", "_show", "_update_menu"} <= kinds, kinds
+    # and what is shown is the newest state
+    assert icon.title == tooltip(engine.state)
+    shown = icon._menu_handle.texts()
+    assert any(text.startswith("★ dev-read") for text in shown), shown
+    assert shown[0] == status_text(engine.state.sessions[0], engine.state.now)
+    assert "set_label" in kinds  # the minute's status text was relabelled in place, on the UI thread too
+    # Quit, from another thread: the loop stops, on its own thread too
+    quitter = threading.Thread(target=app.quit, name="quitter")
+    quitter.start()
+    quitter.join(15)
+    wait_for(lambda: not icon._loop.is_running(), 15, 0.05, "the loop to stop")
+    assert [c for c in icon.calls if c[1] != "ui"] == []
+    assert ("_stop", "ui") in icon.calls
+
+
+def test_a_burst_of_changes_is_applied_once_with_the_newest_values():
+    from gi.repository import GLib
+
+    from tray.ui.surface import Surface
+
+    class Target:
+        def __init__(self):
+            self.applied = []
+
+        def __setattr__(self, name, value):
+            if name != "applied":
+                self.applied.append((name, value, threading.current_thread().name))
+            object.__setattr__(self, name, value)
+
+    target = Target()
+    surface = Surface(target, "gtk")
+    surface.update(title="before start", visible=True)  # kept until the loop runs
+    assert target.applied == []
+    context = GLib.MainContext.default()
+    surface.start()
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda i: surface.update(title=f"t{i}", icon=f"image{i}"), range(200)))
+    surface.update(title="newest")
+    name = threading.current_thread().name
+    while context.iteration(False):
+        pass
+    titles = [v for n, v, _ in target.applied if n == "title"]
+    assert titles == ["newest"], target.applied[:10]  # one flush: the burst coalesced, the newest title won
+    assert [n for n, _, _ in target.applied] == ["icon", "title", "visible"]
+    assert {t for _, _, t in target.applied} == {name}
+    # a new menu drops labels still waiting (they belonged to the menu it replaces)
+    surface.update(labels=(("a",), lambda: "rebuilt"))
+    surface.update(menu="new menu")
+    while context.iteration(False):
+        pass
+    assert target.applied[-1][:2] == ("menu", "new menu")

@@ -1,0 +1,87 @@
+"""Submenus made when they are opened, for pystray's GTK backends (AppIndicator and GTK).
+
+pystray builds a Gtk.MenuItem for every item of every submenu as soon as the menu is set, and
+AppIndicator's libdbusmenu mirrors each one as an exported D-Bus object: with a thousand accounts that
+is hundreds of thousands of objects and hundreds of MiB. Here a submenu given as a `LazyMenu` becomes a
+Gtk.Menu holding one placeholder until it is opened:
+
+- a panel opening it over D-Bus calls dbusmenu's `AboutToShow(id)`, which libdbusmenu-gtk answers by
+  activating the Gtk.MenuItem ("activate");
+- GTK's own popup (the gtk backend) selects the item when the pointer or the keyboard reaches it ("select").
+
+Either fills the Gtk.Menu with the real items, once; libdbusmenu sees them inserted and exports them, so
+the panel's next `GetLayout` has them. Not the submenu's "show" signal: libdbusmenu-gtk toggles every
+submenu's visibility once when it parses a menu, which would fill them all.
+
+macOS and Windows build their native menus from the same descriptors, eagerly (a LazyMenu is iterated
+like any pystray.Menu).
+"""
+
+from __future__ import annotations
+
+import pystray
+
+PLACEHOLDER = "…"
+
+
+class LazyMenu(pystray.Menu):
+    """A pystray.Menu whose items come from `make()` each time they are asked for. It counts as visible
+    and non-empty without making them, so that pystray's visibility checks do not build the whole tree."""
+
+    def __init__(self, make):
+        super().__init__(make)
+
+    @property
+    def visible(self) -> bool:
+        return True
+
+    def __bool__(self) -> bool:
+        return True
+
+
+def lazy_icon_class(base: type) -> type:
+    """`base` (pystray's GTK or AppIndicator Icon) with LazyMenu submenus filled when opened."""
+
+    class LazyIcon(base):
+        def _create_menu(self, descriptors):
+            if not isinstance(descriptors, LazyMenu):
+                return super()._create_menu(descriptors)
+            from gi.repository import Gtk
+
+            menu = Gtk.Menu.new()
+            placeholder = Gtk.MenuItem.new_with_label(PLACEHOLDER)
+            placeholder.set_sensitive(False)
+            menu.append(placeholder)  # a submenu with no item is not shown as one (no children-display)
+            menu.show_all()
+            return menu
+
+        def _create_menu_item(self, descriptor):
+            widget = super()._create_menu_item(descriptor)
+            submenu = None if descriptor is pystray.Menu.SEPARATOR else descriptor.submenu
+            if isinstance(submenu, LazyMenu):
+                fill = _Filler(self, widget.get_submenu(), submenu)
+                widget.connect("activate", fill)
+                widget.connect("select", fill)
+            return widget
+
+    LazyIcon.__name__ = LazyIcon.__qualname__ = f"Lazy{base.__name__}"
+    return LazyIcon
+
+
+class _Filler:
+    """Puts a LazyMenu's items into its Gtk.Menu the first time the submenu is opened."""
+
+    __slots__ = ("icon", "menu", "lazy")
+
+    def __init__(self, icon, menu, lazy: LazyMenu):
+        self.icon, self.menu, self.lazy = icon, menu, lazy
+
+    def __call__(self, *_args) -> None:
+        if self.lazy is None:
+            return
+        lazy, self.lazy = self.lazy, None
+        for child in self.menu.get_children():
+            self.menu.remove(child)
+        for descriptor in lazy:
+            self.menu.append(self.icon._create_menu_item(descriptor))
+        self.menu.show_all()
