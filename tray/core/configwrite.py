@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import re
 import shlex
+from collections import namedtuple
 from functools import lru_cache
-from typing import NamedTuple
 from urllib.parse import urlsplit
 
 from tray.core import inifile, paths
@@ -145,15 +145,10 @@ DEFAULT_NAME_FORMAT = "{account_name}.{role_name}"
 _FORMAT_FIELDS = "{account_name}, {account_id}, {role_name}, {sso_session}"
 
 
-class ProfilePlan(NamedTuple):
-    """What `configure profiles` does (or, with --dry-run, would do), by profile name."""
-
-    added: list[str]
-    updated: list[str]
-    unchanged: list[str]
-    removed: list[str]
-    stale: list[str]  # written by sso-tray, role gone, kept because --prune was not given
-    by_hand: list[tuple[str, str]]  # (role as ACCOUNT_ID/ROLE, the hand-written profile that has it)
+# What `configure profiles` does (or, with --dry-run, would do), as lists of profile names: `stale` ones were
+# written by sso-tray for a role that is gone and kept because --prune was not given; `by_hand` holds
+# (ACCOUNT_ID/ROLE, the hand-written profile that has that role already).
+ProfilePlan = namedtuple("ProfilePlan", "added updated unchanged removed stale by_hand")
 
 
 def profile_name(name_format: str, account_id: str, account_name: str, role_name: str, session_name: str) -> str:

@@ -28,7 +28,6 @@ import subprocess
 import threading
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from tray.core.credentials import RoleCredentials, format_time, utcnow
 from tray.core.errors import TrayError, UsageError
@@ -184,6 +183,8 @@ class CredentialServer:
         self._clock = clock
         self._lock = threading.Lock()
         self._last: RoleCredentials | None = None
+        from http.server import ThreadingHTTPServer  # only --server needs it, and it is slow to import
+
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
         self._httpd.daemon_threads = True
         self.port = self._httpd.server_address[1]
@@ -218,7 +219,9 @@ class CredentialServer:
         self._httpd.server_close()
 
 
-def _handler_for(server: CredentialServer) -> type[BaseHTTPRequestHandler]:
+def _handler_for(server: CredentialServer):
+    from http.server import BaseHTTPRequestHandler
+
     class Handler(BaseHTTPRequestHandler):
         disable_nagle_algorithm = True
         server_version = "sso-tray"

@@ -36,11 +36,10 @@ from __future__ import annotations
 import configparser
 import os
 import re
+from collections import namedtuple
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
-from tray.core import fileio
 from tray.core.errors import AwsError, UsageError
 
 SECTCRE = configparser.RawConfigParser.SECTCRE
@@ -54,20 +53,15 @@ _ENCODING = "utf-8"
 # --------------------------------------------------------------------------- parsing
 
 
-@dataclass
-class _Line:
-    text: str  # the line with its own ending ("" ending only for a last line without one)
-    kind: str  # "blank", "comment", "header", "key", "cont", "junk"
-    key: str | None = None  # option name (lowercased) of a key line and of its continuation lines
-    header: str | None = None  # the section name of a header line
-
-
-@dataclass
-class _Section:
-    name: str
-    start: int  # index of the header line
-    end: int  # index after the section's last line (the next header, or len(lines))
-    core_end: int  # index after the section's last key/continuation/junk line (start+1 if none)
+# namedtuples, not dataclasses: shell completion reads the config through here, and importing
+# dataclasses would be a good part of its time.
+# text: the line with its own ending ("" ending only for a last line without one);
+# kind: "blank", "comment", "header", "key", "cont" or "junk";
+# key: the option name (lowercased) of a key line and of its continuation lines; header: a header's section name.
+_Line = namedtuple("_Line", "text kind key header", defaults=(None, None))
+# start: the header's index; end: after the section's last line (the next header, or len(lines));
+# core_end: after its last key/continuation/junk line (start+1 if none).
+_Section = namedtuple("_Section", "name start end core_end")
 
 
 def _split_lines(text: str) -> list[str]:
@@ -281,6 +275,8 @@ def rewrite(path: Path, change: Callable[[str], str | None]) -> bool:
     """Under the lock: read, apply `change(text) -> new text | None`, write atomically if it changed.
 
     An exception raised by `change` (e.g. a `UsageError` for a clash it found) leaves the file untouched."""
+    from tray.core import fileio  # only a write needs it
+
     path = Path(path)
     try:
         with fileio.file_lock(path):
