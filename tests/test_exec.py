@@ -242,3 +242,13 @@ def test_server_gives_boto3_fresh_credentials_as_they_near_expiry(signed_in, hom
     # The endpoint lives as long as the command.
     with pytest.raises(urllib.error.URLError):
         urllib.request.urlopen(status["uri"], timeout=5)
+
+
+def test_server_warns_when_a_default_profile_would_win(signed_in, home):
+    code = "import boto3; print(boto3.Session().get_credentials().method)"
+    clean = run_cli("exec", "dev-admin", "--server", "--", sys.executable, "-c", code)
+    assert clean.stdout.strip() == "container-role" and "warning" not in clean.stderr
+    (home / ".aws" / "credentials").write_text("[default]\naws_access_key_id = AKIADEFAULT\naws_secret_access_key = s\n")
+    shadowed = run_cli("exec", "dev-admin", "--server", "--", sys.executable, "-c", code)
+    assert shadowed.stdout.strip() == "shared-credentials-file"  # what the warning is about
+    assert shadowed.returncode == 0 and "warning: the [default] profile" in shadowed.stderr

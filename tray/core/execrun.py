@@ -83,6 +83,26 @@ def static_variables(creds: RoleCredentials) -> dict[str, str]:
     return dict(zip(CREDENTIAL_VARIABLES, (creds.access_key_id, creds.secret_access_key, creds.session_token, format_time(creds.expiration))))
 
 
+# Keys that make botocore's providers ahead of the container one (shared credentials file, config file,
+# assume-role, web identity, SSO, credential_process) answer for the [default] profile.
+_DEFAULT_PROFILE_KEYS = ("aws_access_key_id", "role_arn", "web_identity_token_file", "sso_session", "sso_start_url", "sso_account_id", "credential_process")
+
+
+def default_profile_source() -> str | None:
+    """The file whose [default] profile has credentials, or None: an SDK in an `exec --server` command would
+    take those before asking the endpoint (its environment names no profile, so [default] is used)."""
+    from tray.core import inifile, paths
+    from tray.core.configwrite import section_key
+
+    credentials = inifile.read_sections(inifile.read_text(paths.credentials_file())).get("default") or {}
+    if "aws_access_key_id" in credentials:
+        return str(paths.credentials_file())
+    config = inifile.read_sections(inifile.read_text(paths.aws_config_file()), key=section_key).get("profile default") or {}
+    if any(k in config for k in _DEFAULT_PROFILE_KEYS):
+        return str(paths.aws_config_file())
+    return None
+
+
 def exit_status(returncode: int) -> int:
     """The command's status as a shell gives it: 128+N for a command killed by signal N."""
     return 128 - returncode if returncode < 0 else returncode
