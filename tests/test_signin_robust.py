@@ -226,9 +226,12 @@ def test_the_simulator_refuses_authorize_for_a_device_code_client_as_aws_does(ss
     assert "not registered for the authorization code grant" in page.value.read().decode()
 
 
-def test_a_device_code_registration_of_the_aws_cli_is_replaced_for_a_browser_sign_in(sso_env, home):
-    path = registration_file(home, cli_registration_key(START_URL, "us-east-1", ["sso:account:access"], "dev"))
-    device_client = write_like_aws_cli_device_code(sso_env, path, ["sso:account:access"])
+@pytest.mark.parametrize("scopes", [["sso:account:access"], None])
+def test_a_device_code_registration_of_the_aws_cli_is_replaced_for_a_browser_sign_in(sso_env, home, scopes):
+    if scopes is None:
+        write_config(home, f"[sso-session dev]\nsso_start_url = {START_URL}\nsso_region = us-east-1\n")
+    path = registration_file(home, cli_registration_key(START_URL, "us-east-1", scopes, "dev"))
+    device_client = write_like_aws_cli_device_code(sso_env, path, scopes)
     sso_env.reset_counts()
     result = run_cli("login", "--sso-session", "dev", "--timeout", "10")
     assert result.returncode == 0, result.stderr
