@@ -98,3 +98,22 @@ def test_an_answer_with_5000_roles_is_quick_and_loads_no_aws_sdk(sso_env):
     assert float(seconds) < 0.25 and wall < 2, (seconds, wall)
     everything = run_cli("__complete", "profiles").stdout.split()
     assert len(everything) == 5002  # two configured profiles and 5000 discovered roles
+
+
+def test_zsh_offers_profile_names_and_flags(sso_env, tmp_path):
+    """The zsh function run outside a completion widget: `compadd` (a builtin only widgets may call) is
+    stood in for by a function that prints the candidates matching PREFIX, as compadd would keep them."""
+    script = completion_script("zsh", tmp_path)
+    code = f"""
+compdef() {{ :; }}
+compadd() {{ local -a a; a=("$@"); for w in ${{a[$(( ${{a[(i)--]}} + 1 )),-1]}}; do [[ $w == $PREFIX* ]] && print -r -- $w; done; return 0 }}
+source {script}
+words=(sso-tray console dev-); CURRENT=3; PREFIX=dev-; _sso_tray
+print -- ---
+words=(sso-tray exec --sso-session ''); CURRENT=4; PREFIX=''; _sso_tray
+print -- ---
+words=(sso-tray console --pr); CURRENT=3; PREFIX=--pr; _sso_tray
+"""
+    out = subprocess.run([need_program("zsh"), "-f", "-c", code], capture_output=True, text=True, timeout=60, env=shell_env())
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split("---\n") == ["dev-admin\ndev-read\n", "dev\n", "--print\n"]
