@@ -308,7 +308,8 @@ def test_status_and_profiles_survive_a_console_code_page(sso_env, home, encoding
     monkeypatch.setenv(paths.ROOT_ENV, str(home))  # HOME alone does not keep Windows out of the real ~/.aws
     sim.options.account_names = ["Zürich — 本番 …", "Ωmega"]
     write_config(home, UNICODE_CONFIG.format(account=sim_account(sim, 0), role=sim_role(sim, 0)))
-    assert run_cli("login", "--sso-session", "開発").returncode == 0
+    # the device flow, which the simulator approves by itself: no browser to start (BROWSER parsing differs on Windows)
+    assert run_cli("login", "--sso-session", "開発", "--device-code", "--no-browser").returncode == 0
 
     env = {**os.environ, "PYTHONIOENCODING": encoding}
     for args, code in ((["status"], 0), (["profiles", "--refresh"], 0), (["logout"], 0), (["status"], 3)):
