@@ -46,7 +46,8 @@ def follow(url: str) -> tuple[int, str]:
 def test_link_opened_in_chromium_lands_on_the_console_as_the_role(signed_in, home, tmp_path, monkeypatch):
     need_program("chromium")
     need(__import__("importlib").util.find_spec("playwright") is not None, "playwright is not installed")
-    page_text = tmp_path / "page.txt"
+    page_text, opened = tmp_path / "page.txt", tmp_path / "opened.log"
+    monkeypatch.setenv("SSO_TRAY_TEST_BROWSER_LOG", str(opened))
     monkeypatch.setenv("BROWSER", f"{sys.executable} {BROWSERS / 'chromium.py'} %s")
     monkeypatch.setenv("SSO_TRAY_TEST_CLICK", "none")
     monkeypatch.setenv("SSO_TRAY_TEST_PAGE_TEXT", str(page_text))
@@ -62,6 +63,11 @@ def test_link_opened_in_chromium_lands_on_the_console_as_the_role(signed_in, hom
     creds = cached_credentials(home)
     for secret in (creds["SecretAccessKey"], creds["SessionToken"], "SigninToken", "federation"):
         assert secret not in result.stderr
+    # The browser's command line had a one-time loopback address, never the sign-in link.
+    [address] = opened.read_text().splitlines()
+    assert address.startswith("http://127.0.0.1:") and "federation" not in address
+    with pytest.raises(OSError):
+        urllib.request.urlopen(address, timeout=5)  # served once, then gone with the command
 
 
 def test_print_gives_a_one_time_link_to_the_region_and_destination_asked_for(signed_in, home, caplog):
@@ -136,3 +142,9 @@ def test_signed_out_is_exit_3_and_no_link(sso_env, monkeypatch):
     monkeypatch.setenv("SSO_TRAY_FEDERATION_URL", sso_env.url + "/federation")
     result = run_cli("console", "dev-admin", "--print")
     assert result.returncode == 3 and result.stdout == "" and "sso-tray login" in result.stderr
+
+
+def test_no_browser_is_exit_4_and_no_link(signed_in, monkeypatch):
+    monkeypatch.setenv("BROWSER", "false %s")
+    result = run_cli("console", "dev-admin")
+    assert result.returncode == 4 and "--print" in result.stderr and "federation" not in result.stderr + result.stdout

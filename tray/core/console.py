@@ -22,6 +22,7 @@ from tray.core.errors import AwsError, UsageError
 FEDERATION_URL_ENV = "SSO_TRAY_FEDERATION_URL"
 ISSUER = "sso-tray"
 TIMEOUT = 30.0
+OPEN_TIMEOUT = 120.0  # how long a browser may take to come up and fetch the link
 
 # partition -> (its sign-in federation endpoint, its console host)
 PARTITIONS = {
@@ -108,13 +109,63 @@ def console_url(profile, creds: RoleCredentials, destination: str | None = None,
     return login_url(federation, signin_token, destination)
 
 
-def open_url(url: str) -> None:
-    """Hand `url` to the default browser (`$BROWSER` picks the program); AwsError when none opens."""
+def open_url(url: str, timeout: float = OPEN_TIMEOUT) -> None:
+    """Send the default browser (`$BROWSER` picks the program) to `url` without putting it on a command line.
+
+    A browser is started with its URL as an argument, visible to every user of the machine; the sign-in
+    link is a credential, so the browser gets a one-time loopback address instead, which answers with a
+    redirect to the link once and then closes. Returns once the browser has fetched it; AwsError when no
+    browser opens or none comes within `timeout` seconds."""
     import webbrowser
 
-    try:
-        opened = webbrowser.open(url, new=2)
-    except Exception:  # noqa: BLE001 - a broken $BROWSER is reported below, without the link
-        opened = False
-    if not opened:
-        raise AwsError("no web browser could be opened (set $BROWSER, or use `sso-tray console PROFILE --print`)")
+    with _OneTimeRedirect(url) as redirect:
+        try:
+            opened = webbrowser.open(redirect.address, new=2)
+        except Exception:  # noqa: BLE001 - a broken $BROWSER is reported below
+            opened = False
+        if not opened:
+            raise AwsError("no web browser could be opened (set $BROWSER, or use `sso-tray console PROFILE --print`)")
+        if not redirect.served.wait(timeout):
+            raise AwsError(f"the browser did not open the console link within {timeout:.0f} s")
+
+
+class _OneTimeRedirect:
+    def __init__(self, target: str) -> None:
+        import secrets
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.served = threading.Event()
+        path = "/" + secrets.token_urlsafe(24)
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            timeout = 5  # a browser's idle pre-connect must not hold a thread for long
+
+            def log_message(self, format: str, *args) -> None:  # noqa: A002 - the base class's name
+                pass
+
+            def do_GET(self) -> None:  # noqa: N802
+                first = self.path == path and not outer.served.is_set()
+                if first:
+                    outer.served.set()
+                self.send_response(302 if first else 404)
+                if first:
+                    self.send_header("Location", target)
+                self.send_header("Cache-Control", "no-store")
+                self.send_header("Referrer-Policy", "no-referrer")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd.daemon_threads = True
+        self.address = f"http://127.0.0.1:{self._httpd.server_address[1]}{path}"
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True, name="console-redirect")
+
+    def __enter__(self) -> "_OneTimeRedirect":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
