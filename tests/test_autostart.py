@@ -373,6 +373,19 @@ def check_menu_entry(home: Path) -> None:
     for size, path in icons.items():
         with Image.open(path) as image:
             assert image.size == (size, size)
+    # what a desktop's menu does: GLib finds the entry by its id, GTK's icon theme finds its icon
+    found = subprocess.run([sys.executable, "-c", FIND_AS_A_DESKTOP_DOES], capture_output=True, text=True, timeout=60)
+    assert found.returncode == 0, found.stderr
+    assert found.stdout.splitlines() == [str(entry), str(icons[48])]
+
+
+FIND_AS_A_DESKTOP_DOES = """
+import gi
+gi.require_version("Gtk", "3.0")
+from gi.repository import Gio, Gtk
+print(Gio.DesktopAppInfo.new("sso-tray.desktop").get_filename())
+print(Gtk.IconTheme.new().lookup_icon("sso-tray", 48, 0).get_filename())
+"""
 
 
 def test_cli_autostart_on_adds_the_menu_entry_and_icons_and_off_removes_them(home):
