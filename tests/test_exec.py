@@ -127,7 +127,22 @@ os.kill(os.getpid(), seen[0])
 """
 
 
-def test_ctrl_c_at_a_terminal_reaches_the_command_once(signed_in, tmp_path):
+# The way macOS and Windows run the command (no sigtimedwait there), driven here on Linux.
+PORTABLE = """
+import os, sys
+from tray.core import execrun
+sys.exit(execrun._run_portable(sys.argv[1:], dict(os.environ)))
+"""
+
+
+def launch(runner: str, tmp_path) -> list[str]:
+    if runner == "sso-tray exec":
+        return [*TRAY, "exec", "dev-admin", "--"]
+    return [sys.executable, script(tmp_path, "portable.py", PORTABLE)]
+
+
+@pytest.mark.parametrize("runner", ["sso-tray exec", "portable"])
+def test_ctrl_c_at_a_terminal_reaches_the_command_once(signed_in, tmp_path, runner):
     """A real terminal: sso-tray exec runs as the session leader of a pty, and ^C is typed into it."""
     out = tmp_path / "seen"
     master, slave = pty.openpty()
@@ -135,8 +150,10 @@ def test_ctrl_c_at_a_terminal_reaches_the_command_once(signed_in, tmp_path):
     def controlling_terminal():
         fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
+    child = [sys.executable, script(tmp_path, "child.py", SIGNALS), str(out)]
+    launcher = launch(runner, tmp_path)
     proc = subprocess.Popen(
-        [*TRAY, "exec", "dev-admin", "--", sys.executable, script(tmp_path, "child.py", SIGNALS), str(out)],
+        [*launcher, *child],
         stdin=slave, stdout=slave, stderr=slave, start_new_session=True, preexec_fn=controlling_terminal,
     )
     os.close(slave)
@@ -151,9 +168,11 @@ def test_ctrl_c_at_a_terminal_reaches_the_command_once(signed_in, tmp_path):
     assert out.read_text() == "SIGINT"
 
 
-def test_a_signal_sent_to_sso_tray_is_passed_on(signed_in, tmp_path):
+@pytest.mark.parametrize("runner", ["sso-tray exec", "portable"])
+def test_a_signal_sent_to_sso_tray_is_passed_on(signed_in, tmp_path, runner):
     out = tmp_path / "seen"
-    proc = subprocess.Popen([*TRAY, "exec", "dev-admin", "--", sys.executable, script(tmp_path, "child.py", SIGNALS), str(out)])
+    launcher = launch(runner, tmp_path)
+    proc = subprocess.Popen([*launcher, sys.executable, script(tmp_path, "child.py", SIGNALS), str(out)], stdin=subprocess.DEVNULL)
     wait_for(lambda: (tmp_path / "seen.ready").exists(), timeout=30, what="the command to start")
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=30) == 128 + signal.SIGTERM

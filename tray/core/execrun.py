@@ -14,7 +14,8 @@ The command is started with `subprocess` (no fork of this process, so the same c
 and stays in this process group, so a Ctrl-C at the terminal reaches it directly. On Linux the
 signals to forward are taken with `sigtimedwait`, which tells who sent them: one the kernel sent to the
 whole foreground group (the terminal's Ctrl-C, Ctrl-\\, hang-up) has reached the command already and is
-not sent twice; one sent to sso-tray alone (`kill PID`) is passed on. Elsewhere each is passed on.
+not sent twice; one sent to sso-tray alone (`kill PID`) is passed on. Elsewhere a Ctrl-C is taken to
+have reached the command when sso-tray is in the terminal's foreground group, and the rest is passed on.
 """
 
 from __future__ import annotations
@@ -166,12 +167,26 @@ def _run_linux(argv: list[str], env: dict[str, str]) -> int:
     return exit_status(proc.returncode)
 
 
+def _terminal_sent_it(signum: int) -> bool:
+    """Whether a Ctrl-C (or Ctrl-\\) has reached the command already: a Windows console gives it to every
+    process on it, a POSIX terminal to its foreground process group, which the command shares with us."""
+    if signum not in (signal.SIGINT, getattr(signal, "SIGQUIT", None)):
+        return False
+    if os.name == "nt":
+        return True
+    try:
+        return os.tcgetpgrp(0) == os.getpgrp()
+    except OSError:  # no terminal: the signal was sent to sso-tray alone
+        return False
+
+
 def _run_portable(argv: list[str], env: dict[str, str]) -> int:
+    """Where no `sigtimedwait` tells who sent a signal (macOS, Windows): a Ctrl-C at a terminal is assumed to
+    have reached the command, anything else is passed on."""
     proc: subprocess.Popen | None = None
 
     def forward(signum: int, _frame) -> None:
-        # Windows gives a console's Ctrl-C to every process on it: the command has it already.
-        if proc is not None and proc.poll() is None and not (os.name == "nt" and signum == signal.SIGINT):
+        if proc is not None and proc.poll() is None and not _terminal_sent_it(signum):
             proc.send_signal(signum)
 
     installed = {}
