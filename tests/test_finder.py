@@ -327,12 +327,12 @@ def chromium():
         browser.close()
 
 
-def open_page(chromium, server, width: int = 1100, height: int = 700, **query):
+def open_page(chromium, url: str, width: int = 1100, height: int = 700):
     page = chromium.new_page(viewport={"width": width, "height": height})
     errors = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.goto(server.entry_url(**query))
+    page.goto(url)
     page.errors = errors
     return page
 
@@ -358,12 +358,13 @@ def clipboard(display: str) -> str:
 def test_type_arrows_and_enter_copy_the_chosen_roles_export_lines(xvfb, running, chromium, home):
     need_program("xclip")
     engine, server = running
-    page = open_page(chromium, server)
+    page = open_page(chromium, server.entry_url())
     assert page.url == f"{server.origin}/"  # the secret left the address bar
     wait_js(page, "document.querySelectorAll('#roles li').length === 12")
     assert page.evaluate("document.activeElement.id") == "search"
     page.keyboard.type("paym")
     wait_js(page, "document.querySelectorAll('#roles li').length === 4")
+    shot(page, "finder.png")
     assert {name for name, _role in shown_rows(page)} == {"payments-prod", "payments-dev"}
     page.keyboard.type("ents-d")
     wait_js(page, "document.querySelectorAll('#roles li').length === 2")
@@ -392,7 +393,7 @@ def test_type_arrows_and_enter_copy_the_chosen_roles_export_lines(xvfb, running,
 @pytest.mark.browser
 def test_per_role_buttons_act_through_the_tray(running, chromium, home):
     engine, server = running
-    page = open_page(chromium, server, q="ledger-prod")
+    page = open_page(chromium, server.entry_url(q="ledger-prod"))
     assert page.input_value("#search") == "ledger-prod"  # TEXT from `sso-tray find TEXT`
     wait_js(page, "document.querySelectorAll('#roles li').length === 2")
     first = page.locator("#roles li").nth(0)
@@ -413,7 +414,7 @@ def test_per_role_buttons_act_through_the_tray(running, chromium, home):
 @pytest.mark.browser
 def test_sign_in_button_and_session_status(running, chromium, sso_env):
     engine, server = running
-    page = open_page(chromium, server)
+    page = open_page(chromium, server.entry_url())
     page.wait_for_selector("#sessions li.valid")
     assert page.inner_text("#sessions li .name") == "dev"
     assert re.fullmatch(r"(\d+h )?\d+m left, until \d\d:\d\d", page.inner_text("#sessions li .status"))
@@ -455,7 +456,7 @@ def shot(page, name: str) -> Path:
 def test_setup_form_rejects_bad_input_then_writes_the_session_and_signs_in(unconfigured, chromium, home):
     engine, server = unconfigured
     config = home / ".aws" / "config"
-    page = open_page(chromium, server, height=560)
+    page = open_page(chromium, server.entry_url(), height=560)
     page.wait_for_selector("#setup:not([hidden])")  # no session configured: the form is what the page shows
     assert page.evaluate("document.activeElement.id") == "start-url"
     for start_url, region, expected in [
@@ -501,7 +502,7 @@ def test_each_keystroke_is_answered_well_under_50_ms_with_5000_roles(sso_env, ch
                    "5000 discovered roles")
         server = finder.start(engine)
         try:
-            page = open_page(chromium, server, height=900)
+            page = open_page(chromium, server.entry_url(), height=900)
             wait_js(page, "document.getElementById('count').textContent.startsWith('5001 of 5001 roles')")
             # what the page does per keystroke, measured synchronously: the input handler (filter over
             # 5001 roles, redraw of the list) plus the style and layout it causes

@@ -168,6 +168,7 @@ class TrayApp:
         self.size = icons.tray_size()
         self.engine = engine or Engine()
         self.actions = TrayActions(self.engine, self.quit)
+        self._start_finder()  # before any menu exists whose items open the page
         state = self.engine.state
         from tray.ui.lazymenu import lazy_icon_class
         from tray.ui.surface import GTK_BACKENDS, Surface
@@ -232,7 +233,6 @@ class TrayApp:
         self.surface.update(visible=True)
         self.engine.autostart = autostart.is_enabled()
         self.engine.start()
-        self._start_finder()
 
     def _start_finder(self) -> None:
         from tray.ui import finder

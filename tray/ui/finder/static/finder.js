@@ -13,6 +13,7 @@ let matches = []; // indexes into model.roles
 let selected = 0;
 let formatsFor = null; // the role the "Copy as" menu is open for
 let setupAsked = false;
+let lastMessage; // the tray's last outcome seen (a sign-in finishing, a copy from the menu): shown when it changes
 window.finderTimings = []; // ms per search (filter + draw), for the tests and the curious
 
 async function post(path, body) {
@@ -49,6 +50,8 @@ async function load() {
   lastTag = response.headers.get("ETag") || "";
   model = await response.json();
   rowCache = new Map();
+  if (lastMessage !== undefined && model.message && model.message !== lastMessage) say(model.message);
+  lastMessage = model.message;
   haystacks = model.roles.map((r) =>
     [r.account_name, r.account_id, r.role_name, r.configured || ""].join(" ").toLowerCase());
   drawSessions();
