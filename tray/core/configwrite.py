@@ -4,6 +4,10 @@ It follows the credentials file's rules (SPEC §6, `inifile`): only the sections
 every other byte stays, each write is atomic, locked, keeps the file's mode (0600 for a new file) and
 follows a symlink. Sections are matched the way botocore reads their headers (`[profile  a]` is
 profile `a`, `[default]` is `[profile default]`), so nothing is added twice.
+
+It writes two kinds of section: `[sso-session NAME]` (`configure`, and the finder page's setup form)
+and, for `configure profiles`, one `[profile NAME]` per role marked `sso_tray_managed = true`. Only
+marked profiles are ever changed or removed; a hand-written one is never touched.
 """
 
 from __future__ import annotations
