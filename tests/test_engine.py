@@ -45,6 +45,13 @@ class Notes:
         self.callbacks.append(on_action)
 
 
+def due(engine):
+    """Run what the timer would run now and wait until the engine has applied all of it."""
+    keys = engine.scheduler.run_due()
+    assert engine.wait_idle()
+    return keys
+
+
 def token_path(home):
     return home / ".aws" / "sso" / "cache" / (hashlib.sha1(b"dev").hexdigest() + ".json")
 
@@ -63,7 +70,9 @@ def engine_for(sso_env, home):
     made = []
 
     def make(clock):
-        e = Engine(clock=clock, scheduler=Scheduler(clock), notifier=Notes(), copy=lambda text, after: None, retry_base=1)
+        # the files are looked at when a test says so (engine.check()), not every second
+        e = Engine(clock=clock, scheduler=Scheduler(clock), notifier=Notes(), copy=lambda text, after: None, retry_base=1,
+                   watch_interval=None)
         made.append(e)
         return e
 
@@ -123,7 +132,7 @@ def test_signed_out_then_sign_in_lists_accounts(engine_for, sso_env, home):
     engine.sign_in("dev").result(timeout=30)
     s = engine.state.sessions[0]
     assert s.state == VALID and s.expires_at > clock()
-    engine.scheduler.run_due()  # the account refresh falls due at once after a sign-in
+    due(engine)  # the account refresh falls due at once after a sign-in
     engine.refresh_accounts("dev").result(timeout=30)
     names = [a.name for a in engine.state.sessions[0].accounts]
     assert names == sorted(names) and len(names) == 3
@@ -137,7 +146,7 @@ def test_warnings_fire_once_each_and_once_after_resume(engine_for, sso_env, home
     engine.load()
     notes = engine.notifier
     for minute in range(46):
-        engine.scheduler.run_due()
+        due(engine)
         clock.advance(minutes=1)
     assert notes.shown == ["AWS session dev expires in 30m", "AWS session dev expires in 10m", "AWS session dev expires in 2m"]
     assert engine.state.sessions[0].state == EXPIRED, engine.state.sessions[0].problem
@@ -149,9 +158,9 @@ def test_sleep_through_thresholds_gives_one_warning(engine_for, sso_env, home):
     set_expiry(home, clock() + timedelta(minutes=45), refresh=False)
     engine = engine_for(clock)
     engine.load()
-    engine.scheduler.run_due()
+    due(engine)
     clock.advance(minutes=44)  # asleep from 45 to 1 minute before expiry
-    engine.scheduler.run_due()
+    due(engine)
     assert engine.notifier.shown == ["AWS session dev expires in 1m"]
     assert engine.state.sessions[0].state == EXPIRING, engine.state.sessions[0].problem
 
@@ -163,7 +172,7 @@ def test_the_warning_action_starts_the_sign_in(engine_for, sso_env, home):
     old = json.loads(token_path(home).read_text())["accessToken"]
     engine = engine_for(clock)
     engine.load()
-    engine.scheduler.run_due()
+    due(engine)
     assert engine.notifier.shown == ["AWS session dev expires in 5m"]
     engine.notifier.callbacks[0]("sign-in").result(timeout=30)
     assert json.loads(token_path(home).read_text())["accessToken"] != old
@@ -181,7 +190,7 @@ def test_silent_renewal_happens_inside_its_window_and_never_warns(engine_for, ss
     # before the first warning (30 min) and inside botocore's 15-minute window would also do
     assert expires - timedelta(minutes=32) <= renew_at <= expires - timedelta(minutes=30)
     clock.now = renew_at
-    engine.scheduler.run_due()
+    due(engine)
     assert engine.wait_idle()
     assert engine.state.sessions[0].expires_at > expires + timedelta(hours=6)
     assert engine.notifier.shown == []
@@ -198,10 +207,10 @@ def test_pinned_profile_is_rewritten_before_it_expires(engine_for, sso_env, home
     creds_file = home / ".aws" / "credentials"
     first = creds_file.read_text()
     assert "[dev-admin]" in first
-    due = engine.scheduler.deadline("session:dev:pin:dev-admin")
-    assert timedelta(minutes=49) <= due - clock() <= timedelta(minutes=51)
-    clock.now = due
-    engine.scheduler.run_due()
+    when = engine.scheduler.deadline("session:dev:pin:dev-admin")
+    assert timedelta(minutes=39) <= when - clock() <= timedelta(minutes=41)
+    clock.now = when
+    due(engine)
     assert engine.wait_idle()
     second = creds_file.read_text()
     assert second != first and "[dev-admin]" in second
@@ -216,7 +225,7 @@ def test_pinned_profile_that_cannot_be_refreshed_is_notified(engine_for, sso_env
     engine.toggle_pinned("dev-admin").result(timeout=30)
     sso_env.revoke_all_tokens()
     clock.now = engine.scheduler.deadline("session:dev:pin:dev-admin")
-    engine.scheduler.run_due()
+    due(engine)
     assert engine.wait_idle()
     assert engine.notifier.shown and engine.notifier.shown[-1] == "dev-admin can no longer be kept fresh"
 
@@ -234,14 +243,14 @@ def test_network_fault_is_an_error_and_recovers(engine_for, sso_env, home):
     retry_at = engine.scheduler.deadline("retry:dev")
     assert timedelta(seconds=0.7) <= retry_at - clock() <= timedelta(seconds=1)
     assert engine.scheduler.deadline("session:dev:accounts") is None
-    assert engine.scheduler.run_due() == []
+    assert due(engine) == []
     clock.advance(seconds=1)
-    engine.scheduler.run_due()
+    due(engine)
     assert engine.wait_idle()
     assert engine.scheduler.deadline("retry:dev") - clock() >= timedelta(seconds=1.5)  # backing off
     sso_env.start()
     clock.advance(seconds=3)
-    engine.scheduler.run_due()  # the retry, with backoff
+    due(engine)  # the retry, with backoff
     assert engine.wait_idle()
     s = engine.state.sessions[0]
     assert s.state == VALID and s.problem is None and len(s.accounts) == 3
@@ -269,9 +278,9 @@ def test_idle_engine_wakes_at_most_once_a_minute(engine_for, sso_env, home):
     clock = FakeClock(sso_env)
     engine = engine_for(clock)
     engine.load()
-    engine.scheduler.run_due()
+    due(engine)
     assert engine.wait_idle()
     for _ in range(30):
         assert engine.scheduler.seconds_to_sleep(clock()) >= 59
         clock.advance(minutes=1)
-        engine.scheduler.run_due()
+        due(engine)

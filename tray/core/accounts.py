@@ -136,9 +136,10 @@ class _Caller:
                 return
 
 
-def discover(session: SsoSession, token: Token, *, workers: int = WORKERS, limiter: AdaptiveRateLimiter | None = None) -> Discovery:
+def discover(session: SsoSession, token: Token, *, workers: int = WORKERS, limiter: AdaptiveRateLimiter | None = None,
+             clock=utcnow) -> Discovery:
     """All accounts and roles of the session (all pages), cached on disk before it returns."""
-    started = utcnow()
+    started = clock()
     caller = _Caller(session, token, workers, limiter or AdaptiveRateLimiter())
 
     def roles_of(info: dict) -> Account:

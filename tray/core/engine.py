@@ -1,20 +1,32 @@
-"""The tray's engine: holds what the tray knows in memory, runs actions off the UI thread, and
-publishes a State snapshot after every change. No UI import: the tray, tests and the demo drive it.
+"""The tray's engine: the one owner of what the tray knows, applying every event in order.
 
-Everything slow (sign-in, AWS calls, file writes) runs on a small worker pool; the scheduler fires
-deadlines (warnings, silent renewal, pinned-profile rewrites, account refreshes, retries after a fault).
-A failure never escapes: it becomes the session's problem (shown in the menu) and, where it matters,
-a notification, and the engine retries with backoff.
+One thread (the engine thread) holds the session records and is the only one that changes them. Menu
+clicks, timers, the file watcher and finished work all arrive as events on its queue and are applied one
+at a time; after each, a fresh State snapshot is published. Slow work (sign-in, AWS calls, the clipboard,
+file writes) runs on a small worker pool and posts its outcome back as an event, so no session is ever
+seen or left half-updated.
+
+What a session shows is derived from the files plus what the engine itself is doing: the token cache file
+is read again whenever it changes (another `sso-tray login`, `aws sso login`, a renewal elsewhere, a
+sign-out in a terminal), the AWS config and the settings likewise; the engine adds only what no file says
+(a sign-in under way, a fault being retried, a refresh token that was refused).
+
+Every second the engine thread looks at the files (cheap: a stat of the config and settings, the token
+files' bytes) and at the wall clock against the monotonic one: a jump (the laptop slept, the clock was
+set) makes it look at every session afresh, so renewable sessions are renewed, a missed warning gives
+one notification and pinned profiles are rewritten.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import queue
 import random
 import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field, replace
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Callable, Protocol
 
@@ -24,22 +36,24 @@ from tray.core.credentials import RoleCredentials, utcnow
 from tray.core.errors import NotSignedIn, TrayError
 from tray.core.profiles import RoleProfile, merge
 from tray.core.scheduler import Scheduler
-from tray.core.sessions import VALID as STATUS_VALID, session_status
-from tray.core.settings import Settings
+from tray.core.sessions import EXPIRED as STATUS_EXPIRED, SIGNED_OUT as STATUS_SIGNED_OUT, VALID as STATUS_VALID
+from tray.core.settings import Settings, settings_path
 from tray.core.state import (
     ERROR, EXPIRED, EXPIRING, EXPIRING_WITHIN, SIGNED_OUT, SIGNING_IN, VALID,
     AccountView, RoleView, SessionView, State, clock_time, describe_left,
 )
-from tray.core.tokens import Token
+from tray.core.tokens import CorruptTokenCache, Token, read_token
 from tray.core.warnings import due_warning, next_warning_time
 
 log = logging.getLogger(__name__)
 
 ACCOUNT_REFRESH = timedelta(hours=1)
-PIN_MARGIN = timedelta(minutes=10)  # rewrite pinned credentials this long before they expire
+PIN_MARGIN = timedelta(minutes=20)  # rewrite pinned credentials this long before they expire
 ASSUMED_LIFETIME = timedelta(hours=8)  # Identity Center's default, for the ring of a token read from disk
 RECENT_MAX = 5
 TICK = timedelta(minutes=1)
+WATCH_INTERVAL = 1.0  # seconds between looks at the files (SPEC §7: changes shown within 5 s)
+CLOCK_JUMP = 30.0  # seconds the wall clock may drift from the monotonic one before it counts as a sleep
 
 
 class Notifier(Protocol):
@@ -57,19 +71,34 @@ class NoNotifier:
 
 @dataclass
 class _Session:
+    """One session's record; only the engine thread reads or writes it."""
+
     session: SsoSession
-    token: Token | None = None
-    status: str = SIGNED_OUT  # SIGNED_OUT, VALID or EXPIRED, from the cache file
-    problem: str | None = None
+    token: Token | None = None  # the token cache file as last read (None: no file, or unusable)
+    seen: bytes | None = None  # the file's bytes when last read, to notice any change
+    read_problem: str | None = None  # why the file is unusable
+    problem: str | None = None  # what the engine's last action for it ran into
     error: bool = False  # the last network action failed (icon: error) until one succeeds
     signing_in: threading.Event | None = None  # set to cancel
+    sign_in_done: Future | None = None  # resolves when the sign-in under way ends
+    renewing: Future | None = None  # resolves when the renewal under way ends
+    refused: str | None = None  # the access token whose refresh token the server refused
     discovery: accounts.Discovery | None = None
-    refreshing: bool = False
+    refreshing: Future | None = None  # resolves when the account listing under way ends
     warned: set[int] = field(default_factory=set)
     warned_for: datetime | None = None  # the expiry the warnings above were given for
-    lifetime: timedelta | None = None
+    lifetime: timedelta | None = None  # known when this tray signed in or renewed
     failures: int = 0
     account_views: tuple[AccountView, ...] = ()
+
+    def status(self, now: datetime) -> str:
+        """What the file says: what `sso-tray status` computes from disk (before any renewal)."""
+        if self.token is None:
+            return STATUS_SIGNED_OUT
+        return STATUS_VALID if self.token.is_valid(now) else STATUS_EXPIRED
+
+
+_STOP = object()
 
 
 class Engine:
@@ -83,8 +112,11 @@ class Engine:
         workers: int = 4,
         retry_base: float = 5.0,
         retry_cap: float = 300.0,
+        watch_interval: float | None = WATCH_INTERVAL,
+        monotonic: Callable[[], float] = time.monotonic,
     ):
         self.clock = clock
+        self.monotonic = monotonic
         self.scheduler = scheduler or Scheduler(clock)
         self.notifier = notifier or NoNotifier()
         if copy is None:
@@ -92,18 +124,110 @@ class Engine:
         self._copy = copy
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="action")
         self.retry_base, self.retry_cap = retry_base, retry_cap
-        self._lock = threading.RLock()
+        self.watch_interval = watch_interval
         self._listeners: list[Callable[[State], None]] = []
         self.config: AwsConfig | None = None
         self.config_problem: str | None = None
         self.settings = Settings()
+        self.settings_problem: str | None = None
         self._sessions: dict[str, _Session] = {}
         self._roles: dict[str, RoleProfile] = {}
         self._creds: dict[str, RoleCredentials] = {}
-        self._pending: set[Future] = set()
+        self._pin_failures: dict[str, int] = {}
+        self._pin_retry: dict[str, datetime] = {}  # a pinned profile whose rewrite failed: not before then
+        self._files: dict[str, object] = {}  # config and settings: what they looked like when read
+        self._last_clock: tuple[datetime, float] | None = None
         self.message: str | None = None
         self.autostart = False
         self._state = State(now=clock())
+        self._shown: State | None = None
+        # the queue and its bookkeeping: `_busy` counts events queued or running and work under way
+        self._events: queue.SimpleQueue = queue.SimpleQueue()
+        self._busy = 0
+        self._idle = threading.Condition()
+        self._stopped = False
+        self._thread = threading.Thread(target=self._loop, name="engine", daemon=True)
+        self._thread.start()
+
+    # --- the event loop -----------------------------------------------------------------------
+
+    def _loop(self) -> None:
+        while True:
+            try:
+                item = self._events.get(timeout=self.watch_interval)
+            except queue.Empty:
+                if not self._stopped:
+                    self._apply(Future(), self._check, ())
+                continue
+            if item is _STOP:
+                return
+            self._apply(*item)
+            self._done_one()
+
+    def _apply(self, done: Future, fn, args) -> None:
+        try:
+            result = fn(*args)
+        except TrayError as e:
+            self._fail(str(e))
+            result = None
+        except Exception as e:  # a bug: keep running, say something useful
+            log.exception("event %s failed", getattr(fn, "__name__", fn))
+            self._fail(f"internal error ({type(e).__name__})")
+            result = None
+        self._publish()
+        if isinstance(result, Future):  # the event started work: done when the work's outcome is applied
+            result.add_done_callback(lambda f: _settle(done, f))
+        else:
+            _settle_value(done, result)
+
+    def _post(self, fn, *args) -> Future:
+        """Apply `fn(*args)` on the engine thread, after every event posted before it."""
+        done: Future = Future()
+        if self._stopped:
+            done.set_result(None)
+            return done
+        with self._idle:
+            self._busy += 1
+        self._events.put((done, fn, args))
+        return done
+
+    def _done_one(self) -> None:
+        with self._idle:
+            self._busy -= 1
+            if self._busy == 0:
+                self._idle.notify_all()
+
+    def _work(self, work: Callable[[], object], then: Callable[[object, BaseException | None], object]) -> Future:
+        """Run `work()` on a worker; its outcome comes back as the event `then(result, error)`.
+        The future resolves once that event has been applied."""
+        done: Future = Future()
+        with self._idle:
+            self._busy += 1
+
+        def run():
+            try:
+                outcome = (work(), None)
+            except BaseException as e:  # noqa: BLE001 - handed to `then`, which decides
+                outcome = (None, e)
+            if self._stopped:
+                _settle_value(done, None)
+            else:
+                with self._idle:
+                    self._busy += 1
+                self._events.put((done, then, outcome))
+            self._done_one()
+
+        try:
+            self._pool.submit(run)
+        except RuntimeError:  # stopping: the pool takes no more work
+            self._done_one()
+            done.set_result(None)
+        return done
+
+    def wait_idle(self, timeout: float = 60.0) -> bool:
+        """Wait until no event is queued or running and no work is under way. True if idle."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._busy == 0, timeout)
 
     # --- publishing ---------------------------------------------------------------------------
 
@@ -114,10 +238,12 @@ class Engine:
     def state(self) -> State:
         return self._state
 
-    def _publish(self) -> None:
-        with self._lock:
-            self._state = self._snapshot()
-            state = self._state
+    def _publish(self, force: bool = False) -> None:
+        state = self._snapshot()
+        self._state = state
+        if not force and self._shown is not None and _same(self._shown, state):
+            return
+        self._shown = state
         for listener in list(self._listeners):
             try:
                 listener(state)
@@ -140,30 +266,32 @@ class Engine:
             clear_clipboard_after=s.clear_clipboard_after,
             notifications=s.notifications,
             autostart=self.autostart,
-            problem=self.config_problem,
+            problem=self.config_problem or self.settings_problem,
             message=self.message,
         )
 
     def _session_view(self, s: _Session, now: datetime) -> SessionView:
+        status = s.status(now)
         expires = s.token.expires_at if s.token else None
         if s.signing_in is not None:
             kind = SIGNING_IN
         elif s.error:
             kind = ERROR
-        elif s.status == VALID and expires and expires > now:
+        elif status == STATUS_VALID:
             kind = EXPIRING if expires - now <= EXPIRING_WITHIN and not self._renewable(s, now) else VALID
-        elif expires is not None:
+        elif status == STATUS_EXPIRED:
             kind = EXPIRED
         else:
             kind = SIGNED_OUT
         return SessionView(
             name=s.session.name,
             state=kind,
+            status=status,
             expires_at=expires,
             lifetime=s.lifetime or (max(ASSUMED_LIFETIME, expires - now) if expires else None),
-            problem=s.problem,
+            problem=s.problem or s.read_problem,
             accounts=s.account_views,
-            refreshing=s.refreshing,
+            refreshing=s.refreshing is not None,
         )
 
     def _role_view(self, name: str) -> RoleView:
@@ -195,7 +323,7 @@ class Engine:
                 )
             )
 
-    # --- loading ------------------------------------------------------------------------------
+    # --- loading and following the files ------------------------------------------------------
 
     def start(self) -> None:
         """Load config, settings, tokens and caches (disk only), publish, then start the timer."""
@@ -204,53 +332,135 @@ class Engine:
 
     def stop(self) -> None:
         self.scheduler.stop()
+        if threading.current_thread() is not self._thread:
+            self._post(self._cancel_all).result(timeout=5)
+        self._stopped = True
+        self._events.put(_STOP)
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def _cancel_all(self) -> None:
         for s in self._sessions.values():
             if s.signing_in is not None:
                 s.signing_in.set()
-        self._pool.shutdown(wait=False, cancel_futures=True)
 
-    def load(self) -> None:
-        with self._lock:
-            try:
-                self.settings = Settings.load()
-                settings_problem = None
-            except TrayError as e:
-                settings_problem = str(e)
-            try:
-                self.config = AwsConfig.load()
-                self.config_problem = settings_problem
-            except TrayError as e:
-                self.config, self.config_problem = None, str(e)
-            old = self._sessions
-            self._sessions = {}
-            for name, session in (self.config.sessions.items() if self.config else ()):
-                s = old.get(name) or _Session(session)
-                s.session = session
-                s.discovery = s.discovery or accounts.read_cache(session)
-                self._sessions[name] = s
+    def load(self, timeout: float = 60.0) -> None:
+        """Read everything from disk now (and wait for it)."""
+        self._post(self._load).result(timeout=timeout)
+
+    def reload(self) -> Future:
+        return self._post(self._load)
+
+    def check(self) -> Future:
+        """Look at the files and the clock now (the engine also does this every second by itself)."""
+        return self._post(self._check)
+
+    def _load(self) -> None:
+        self._load_settings()
+        self._load_config()
+        for s in self._sessions.values():
+            self._read_token(s)
+        self._rebuild_roles()
+        self._reschedule_all()
+
+    def _load_settings(self) -> None:
+        self._files["settings"] = _signature(settings_path())
+        try:
+            self.settings = Settings.load()
+            self.settings_problem = None
+        except TrayError as e:  # keep what is in memory; the file is kept until the person changes a setting
+            self.settings_problem = str(e)
+
+    def _load_config(self) -> None:
+        from tray.core import paths
+
+        self._files["config"] = _signature(paths.aws_config_file())
+        try:
+            self.config = AwsConfig.load()
+            self.config_problem = None
+        except TrayError as e:
+            self.config, self.config_problem = None, str(e)
+        old = self._sessions
+        self._sessions = {}
+        for name, session in (self.config.sessions.items() if self.config else ()):
+            s = old.get(name)
+            if s is None or s.session != session:
+                s = _Session(session, discovery=accounts.read_cache(session))
+            self._sessions[name] = s
+        for name, s in old.items():
+            if self._sessions.get(name) is not s:
+                self.scheduler.cancel_prefix(f"session:{name}:")
+                self.scheduler.cancel(f"retry:{name}")
+                if s.signing_in is not None:
+                    s.signing_in.set()
+
+    def _read_token(self, s: _Session) -> None:
+        """Derive the session's token from its cache file (the file is the truth)."""
+        path = s.session.token_cache_path
+        try:
+            s.seen = path.read_bytes()
+        except OSError:
+            s.seen = None
+        try:
+            token = read_token(s.session)
+            s.read_problem = None
+        except CorruptTokenCache as e:
+            token, s.read_problem = None, str(e)
+        if (token is None) != (s.token is None) or (token and s.token and token.access_token != s.token.access_token):
+            # another token (signed in, renewed or signed out here or elsewhere): what was known of the
+            # old one no longer applies
+            s.problem, s.error, s.failures, s.lifetime = None, False, 0, None
+            self.scheduler.cancel(f"retry:{s.session.name}")
+            if token is None:
+                for profile in self._profiles_of(s.session.name):
+                    self._creds.pop(profile, None)
+        s.token = token
+
+    def _check(self) -> None:
+        """The files and the clock: what changed since the last look is applied now."""
+        from tray.core import paths
+
+        now, mono = self.clock(), self.monotonic()
+        jumped = False
+        if self._last_clock is not None:
+            wall_moved = (now - self._last_clock[0]).total_seconds()
+            jumped = abs(wall_moved - (mono - self._last_clock[1])) > CLOCK_JUMP
+        self._last_clock = (now, mono)
+        changed = False
+        if _signature(settings_path()) != self._files.get("settings"):
+            self._load_settings()
+            changed = True
+        if _signature(paths.aws_config_file()) != self._files.get("config"):
+            self._load_config()
+            for s in self._sessions.values():
                 self._read_token(s)
             self._rebuild_roles()
-        for name in list(self._sessions):
-            self._schedule_session(name)
-        self._schedule_tick()
-        self._publish()
+            changed = True
+        for s in self._sessions.values():
+            try:
+                current = s.session.token_cache_path.read_bytes()
+            except OSError:
+                current = None
+            if current != s.seen:
+                self._read_token(s)
+                changed = True
+        if changed or jumped:
+            if jumped:
+                log.info("the clock moved by more than %s s against the monotonic clock: looking afresh", CLOCK_JUMP)
+            self._reschedule_all()
 
-    def _read_token(self, s: _Session, renew_due: bool = False) -> None:
-        status, token = session_status(s.session, self.clock(), renew_due=renew_due)
-        if status.state == STATUS_VALID:
-            s.token = token
-        elif status.expires_at is not None:
-            s.token = Token(s.session.start_url, s.session.region, "", status.expires_at)
-        else:
-            s.token = None
-        s.status = VALID if status.state == STATUS_VALID else (EXPIRED if status.expires_at else SIGNED_OUT)
-        if status.problem:
-            s.problem = status.problem
+    def _profiles_of(self, name: str) -> list[str]:
+        return [p for p, r in self._roles.items() if r.session.name == name]
 
     # --- scheduling ---------------------------------------------------------------------------
 
     def _renewable(self, s: _Session, now: datetime) -> bool:
-        return bool(s.token and s.token.refreshable and s.token.registration_valid(now))
+        t = s.token
+        return bool(t and t.refreshable and t.registration_valid(now) and t.access_token != s.refused)
+
+    def _reschedule_all(self) -> None:
+        for name in list(self._sessions):
+            self._schedule_session(name)
+        self._schedule_tick()
 
     def _schedule_session(self, name: str) -> None:
         s = self._sessions.get(name)
@@ -259,278 +469,340 @@ class Engine:
         now = self.clock()
         sched = self.scheduler
         sched.cancel_prefix(f"session:{name}:")
-        if s.status != VALID or s.token is None:
-            return
-        expires = s.token.expires_at
-        if s.warned_for != expires:
-            s.warned, s.warned_for = set(), expires
-        sched.schedule(f"session:{name}:expire", expires, lambda: self._on_expiry(name))
-        warn_at = next_warning_time(expires, self.settings.warn_minutes, now, s.warned)
-        if warn_at is not None:
-            sched.schedule(f"session:{name}:warn", warn_at, lambda: self._on_warning(name))
-        if self._renewable(s, now):
+        t = s.token
+        if t is None:
+            return  # signed out: the file watcher notices a sign-in made elsewhere
+        valid = t.is_valid(now)
+        renewable = self._renewable(s, now)
+        if valid:
+            sched.schedule(f"session:{name}:expire", t.expires_at, lambda: self._post(self._on_expiry, name))
+        if renewable and s.renewing is None and sched.deadline(f"retry:{name}") is None:
             # renew before the first warning would be due, so that a renewable session never warns
-            lead = timedelta(minutes=max(self.settings.warn_minutes, default=15) + 1)
-            if s.lifetime:
-                lead = min(lead, s.lifetime / 2)
-            sched.schedule(f"session:{name}:renew", max(now, expires - lead), lambda: self._submit(self._renew, name))
-        if sched.deadline(f"retry:{name}") is None:  # after a fault, the retry's backoff decides
+            lead = self._renew_lead(s)
+            sched.schedule(f"session:{name}:renew", max(now, t.expires_at - lead), lambda: self._post(self._renew, name))
+        if not valid:
+            return
+        if s.warned_for != t.expires_at:
+            s.warned, s.warned_for = set(), t.expires_at
+        if not renewable or s.error:  # warn only where no renewal is going to save the session
+            warn_at = next_warning_time(t.expires_at, self.settings.warn_minutes, now, s.warned)
+            if warn_at is not None:
+                sched.schedule(f"session:{name}:warn", warn_at, lambda: self._post(self._on_warning, name))
+        if sched.deadline(f"retry:{name}") is None and s.refreshing is None:  # after a fault, the retry decides
             due = now if s.discovery is None else max(now, s.discovery.fetched_at + ACCOUNT_REFRESH)
-            sched.schedule(f"session:{name}:accounts", due, lambda: self.refresh_accounts(name))
+            sched.schedule(f"session:{name}:accounts", due, lambda: self._post(self._refresh_accounts, name))
         for profile in self.settings.pinned:
             p = self._roles.get(profile)
             if p is not None and p.session.name == name:
                 creds = self._creds.get(profile)
                 when = now if creds is None else creds.expiration - PIN_MARGIN
-                sched.schedule(f"session:{name}:pin:{profile}", max(now, when), lambda prof=profile: self._submit(self._write_pinned, prof))
+                when = max(now, when, self._pin_retry.get(profile, now))
+                sched.schedule(f"session:{name}:pin:{profile}", when, lambda prof=profile: self._post(self._write_pinned, prof))
+
+    def _renew_lead(self, s: _Session) -> timedelta:
+        lead = timedelta(minutes=max(self.settings.warn_minutes, default=15) + 1)
+        return min(lead, s.lifetime / 2) if s.lifetime else lead
 
     def _schedule_tick(self) -> None:
         """Once a minute while a session is valid: the menu's "time left" text moves on."""
-        if any(s.status == VALID for s in self._sessions.values()):
-            self.scheduler.schedule("tick", self.clock() + TICK, self._tick)
+        now = self.clock()
+        if any(s.status(now) == STATUS_VALID for s in self._sessions.values()):
+            self.scheduler.schedule("tick", now + TICK, lambda: self._post(self._tick))
+        else:
+            self.scheduler.cancel("tick")
 
     def _tick(self) -> None:
-        self._publish()
         self._schedule_tick()
+        self._publish(force=True)
 
     def _retry_later(self, name: str, job: Callable[[], None]) -> None:
         """Try `job` again after a fault, with exponential backoff and jitter (one retry per session)."""
         s = self._sessions[name]
         s.failures += 1
         delay = min(self.retry_cap, self.retry_base * 2 ** min(s.failures - 1, 16)) * random.uniform(0.8, 1.0)
-        self.scheduler.schedule(f"retry:{name}", self.clock() + timedelta(seconds=delay), job)
+        self.scheduler.schedule(f"retry:{name}", self.clock() + timedelta(seconds=delay), lambda: self._post(job))
 
     def _on_expiry(self, name: str) -> None:
         s = self._sessions.get(name)
         if s is None:
             return
-        with self._lock:
-            self._read_token(s)
+        self._read_token(s)
         self._schedule_session(name)
-        self._publish()
+        self._schedule_tick()
 
     def _on_warning(self, name: str) -> None:
         s = self._sessions.get(name)
-        if s is None or s.token is None or s.status != VALID:
+        if s is None or s.token is None:
             return
         now = self.clock()
-        minutes = due_warning(s.token.expires_at, self.settings.warn_minutes, now, s.warned)
-        if minutes is not None and self.settings.notifications:
-            left = describe_left(s.token.expires_at - now)
-            self.notifier.notify(
-                f"AWS session {name} expires in {left}",
-                f"Sign in again to keep your AWS credentials working after {clock_time(s.token.expires_at)}.",
-                {"sign-in": "Sign in again"},
-                lambda _action, n=name: self.sign_in(n),
-            )
+        if s.token.is_valid(now) and s.warned_for == s.token.expires_at:
+            minutes = due_warning(s.token.expires_at, self.settings.warn_minutes, now, s.warned)
+            if minutes is not None and self.settings.notifications:
+                left = describe_left(s.token.expires_at - now)
+                self.notifier.notify(
+                    f"AWS session {name} expires in {left}",
+                    f"Sign in again to keep your AWS credentials working after {clock_time(s.token.expires_at)}.",
+                    {"sign-in": "Sign in again"},
+                    lambda _action, n=name: self.sign_in(n),
+                )
         self._schedule_session(name)
-        self._publish()
 
     # --- actions (each returns a Future; failures become problems, never exceptions) ------------
 
-    def _submit(self, fn, *args) -> Future:
-        future = self._pool.submit(self._guard, fn, *args)
-        with self._lock:
-            self._pending.add(future)
-        future.add_done_callback(self._pending.discard)
-        return future
-
-    def wait_idle(self, timeout: float = 60.0) -> bool:
-        """Wait until no action is running or queued (actions may start others). True if idle."""
-        deadline = time.monotonic() + timeout
-        while True:
-            with self._lock:
-                pending = list(self._pending)
-            if not pending:
-                return True
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return False
-            wait(pending, timeout=left)
-
-    def _guard(self, fn, *args):
-        try:
-            return fn(*args)
-        except TrayError as e:
-            self._fail(str(e))
-        except Exception as e:  # a bug: keep running, say something useful
-            log.exception("action %s failed", getattr(fn, "__name__", fn))
-            self._fail(f"internal error ({type(e).__name__})")
-
     def _fail(self, message: str, notify: bool = True) -> None:
-        with self._lock:
-            self.message = message
+        self.message = message
         if notify and self.settings.notifications:
             self.notifier.notify("sso-tray", message, {}, lambda _a: None)
-        self._publish()
 
-    def _say(self, message: str) -> None:
-        with self._lock:
+    def _say(self, message: str) -> Future:
+        def say():
             self.message = message
-        self._publish()
+        return self._post(say)
+
+    def _submit(self, fn, *args) -> Future:
+        """Run `fn(*args)` on a worker (for work that needs no session record, e.g. Start at login)."""
+        def then(_result, error):
+            if error is not None:
+                raise error
+        return self._work(lambda: fn(*args), then)
+
+    def _session(self, name: str) -> _Session:
+        s = self._sessions.get(name)
+        if s is None:
+            raise TrayError(f"there is no SSO session named {name} in the AWS config any more")
+        return s
 
     def sign_in(self, name: str) -> Future:
-        return self._submit(self._sign_in, name)
+        return self._post(self._sign_in, name)
 
-    def _sign_in(self, name: str) -> None:
+    def _sign_in(self, name: str):
         from tray.core.signin import SignInOptions, login
 
-        s = self._sessions[name]
+        s = self._session(name)
         if s.signing_in is not None:
-            return  # one sign-in per session: the one running goes on
+            return s.sign_in_done  # one sign-in per session: the one running goes on
         cancel = threading.Event()
-        with self._lock:
-            s.signing_in = cancel
-            s.problem = None
-        self._publish()
-        try:
-            token = login(s.session, SignInOptions(prompt=lambda m: None, cancel=cancel, clock=self.clock))
-            with self._lock:
-                s.token, s.status, s.error, s.failures = token, VALID, False, 0
-                s.lifetime = token.expires_at - self.clock()
-                self.message = f"Signed in to {name}."
-        except TrayError as e:
-            with self._lock:
-                s.problem = str(e)
-            raise
-        finally:
-            with self._lock:
-                s.signing_in = None
+        s.signing_in, s.problem = cancel, None
+        session, clock = s.session, self.clock
+
+        def work():
+            started = clock()
+            token = login(session, SignInOptions(prompt=lambda m: None, cancel=cancel, clock=clock))
+            return token.expires_at - started
+
+        s.sign_in_done = self._work(work, lambda lifetime, error: self._signed_in(name, cancel, lifetime, error))
+        return s.sign_in_done
+
+    def _signed_in(self, name: str, cancel: threading.Event, lifetime, error) -> None:
+        s = self._sessions.get(name)
+        if s is None or s.signing_in is not cancel:
+            return
+        s.signing_in = s.sign_in_done = None
+        self._read_token(s)
+        if error is not None:
+            s.problem = str(error) if isinstance(error, TrayError) else f"internal error ({type(error).__name__})"
             self._schedule_session(name)
             self._schedule_tick()
-            self._publish()
+            _raise(error)
+        s.lifetime, s.error, s.failures, s.refused = lifetime, False, 0, None
+        self.message = f"Signed in to {name}."
+        self._schedule_session(name)
+        self._schedule_tick()
 
     def cancel_sign_in(self, name: str) -> None:
-        s = self._sessions.get(name)
-        if s is not None and s.signing_in is not None:
-            s.signing_in.set()
+        def cancel():
+            s = self._sessions.get(name)
+            if s is not None and s.signing_in is not None:
+                s.signing_in.set()
+        self._post(cancel)
 
     def sign_out(self, name: str) -> Future:
-        return self._submit(self._sign_out, name)
+        return self._post(self._sign_out, name)
 
-    def _sign_out(self, name: str) -> None:
+    def _sign_out(self, name: str) -> Future:
         from tray.core.signin import logout
 
-        s = self._sessions[name]
-        logout(s.session)
-        with self._lock:
-            s.token, s.status, s.problem, s.error = None, SIGNED_OUT, None, False
-            for profile in [p for p, r in self._roles.items() if r.session.name == name]:
-                self._creds.pop(profile, None)
-            self.message = f"Signed out of {name}."
-        self._schedule_session(name)
-        self._publish()
+        session = self._session(name).session
 
-    def _renew(self, name: str) -> None:
+        def signed_out(_result, error):
+            s = self._sessions.get(name)
+            if s is not None:
+                self._read_token(s)
+                for profile in self._profiles_of(name):
+                    self._creds.pop(profile, None)
+                self._schedule_session(name)
+                self._schedule_tick()
+            _raise(error)
+            self.message = f"Signed out of {name}."
+
+        return self._work(lambda: logout(session), signed_out)
+
+    def _renew(self, name: str):
         from tray.core.sessions import renew
 
-        s = self._sessions[name]
-        if s.token is None or not s.token.refreshable:
-            return
-        try:
-            token = renew(s.session, s.token, self.clock())
-        except NotSignedIn as e:  # the refresh token no longer works: the session ends at expiry
-            with self._lock:
-                s.token = replace(s.token, refresh_token=None)
-                s.problem = f"cannot renew: {e}"
-        except TrayError as e:
-            with self._lock:
-                s.problem, s.error = f"cannot renew: {e}", True
-            self._retry_later(name, lambda: self._submit(self._renew, name))
-        else:
-            with self._lock:
-                s.lifetime = token.expires_at - self.clock()
-                s.token, s.problem, s.error, s.failures = token, None, False, 0
-        self._schedule_session(name)
-        self._publish()
+        s = self._sessions.get(name)
+        if s is None or s.renewing is not None:
+            return s and s.renewing  # one renewal at a time: the one running goes on
+        if not self._renewable(s, self.clock()):
+            return None
+        session, tried, window = s.session, s.token, self._renew_lead(s)
+        self.scheduler.cancel(f"retry:{name}")
+
+        def renewed(_token, error) -> None:
+            s = self._sessions.get(name)
+            if s is None or s.session != session:
+                return
+            s.renewing = None
+            self._read_token(s)
+            if isinstance(error, NotSignedIn):  # the refresh token no longer works: the session ends at expiry
+                if s.token is not None and s.token.access_token == tried.access_token:
+                    s.refused = tried.access_token
+                s.problem, s.error = f"cannot renew: {error}", False
+            elif error is not None:
+                s.problem, s.error = f"cannot renew: {_reason(error)}", True
+                self._retry_later(name, lambda: self._renew(name))
+            elif s.token is not None:
+                # at least this long: it sets how early the next renewal starts (half of it at most)
+                s.lifetime = s.token.expires_at - self.clock()
+            self._schedule_session(name)
+            self._schedule_tick()
+
+        s.renewing = self._work(lambda: renew(session, self.clock(), window), renewed)
+        return s.renewing
 
     def refresh_accounts(self, name: str) -> Future:
-        return self._submit(self._refresh_accounts, name)
+        return self._post(self._refresh_accounts, name)
 
-    def _refresh_accounts(self, name: str) -> None:
-        s = self._sessions[name]
-        if s.status != VALID or s.token is None:
-            return
-        with self._lock:
-            s.refreshing = True
-        self._publish()
-        try:
-            discovery = accounts.discover(s.session, s.token)
-        except NotSignedIn as e:
-            with self._lock:
-                s.problem = str(e)
+    def _refresh_accounts(self, name: str):
+        s = self._sessions.get(name)
+        if s is not None and s.refreshing is not None:
+            return s.refreshing  # one listing at a time: the one running goes on
+        if s is None or s.token is None or not s.token.is_valid(self.clock()):
+            return None
+        session, token = s.session, s.token
+        self.scheduler.cancel(f"session:{name}:accounts")
+
+        def listed(discovery, error) -> None:
+            s = self._sessions.get(name)
+            if s is None or s.session != session:
+                return
+            s.refreshing = None
+            if isinstance(error, NotSignedIn):
                 self._read_token(s)
-        except TrayError as e:
-            with self._lock:
-                s.problem, s.error = str(e), True
-            self._retry_later(name, lambda: self.refresh_accounts(name))
-        else:
-            with self._lock:
+                s.problem = str(error)
+            elif error is not None:
+                s.problem, s.error = _reason(error), True
+                self._retry_later(name, lambda: self._refresh_accounts(name))
+            else:
                 s.discovery, s.problem, s.error, s.failures = discovery, None, False, 0
                 self._rebuild_roles()
-        finally:
-            with self._lock:
-                s.refreshing = False
             self._schedule_session(name)
-            self._publish()
 
-    def _credentials(self, profile: str, margin: timedelta = rolecreds.REUSE_MARGIN) -> tuple[RoleProfile, RoleCredentials]:
-        """The profile's credentials, good for more than `margin`: from memory, the disk cache or AWS."""
+        s.refreshing = self._work(lambda: accounts.discover(session, token, clock=self.clock), listed)
+        return s.refreshing
+
+    def _with_credentials(self, profile: str, margin: timedelta, use: Callable[[RoleProfile, RoleCredentials], str],
+                          on_error: Callable[[BaseException], None] | None = None, on_done: Callable[[], None] | None = None) -> Future:
+        """Credentials for `profile` good for more than `margin` (memory, the disk cache or AWS), handed
+        to `use` on a worker; `use` returns the message to show. `on_error` takes a failure instead of
+        the usual message and notification."""
         p = self._roles.get(profile)
         if p is None:
             raise TrayError(f"{profile} is no longer among the profiles")
-        creds = self._creds.get(profile)
-        now = self.clock()
-        if creds is None or not rolecreds.fresh_enough(creds, now, margin):
-            creds = rolecreds.get(p.session, p.account_id, p.role_name, now, margin)
-            with self._lock:
-                self._creds[profile] = creds
-        return p, creds
+        held = self._creds.get(profile)
+        clock = self.clock
+
+        def work():
+            creds = held
+            if creds is None or not rolecreds.fresh_enough(creds, clock(), margin):
+                creds = rolecreds.get(p.session, p.account_id, p.role_name, clock(), margin)
+            return creds, use(p, creds)
+
+        def then(outcome, error):
+            if error is not None and on_error is not None:
+                return on_error(error)
+            _raise(error)
+            creds, message = outcome
+            self._creds[profile] = creds
+            self._remember(profile)
+            self.message = message
+            if on_done is not None:
+                on_done()
+
+        return self._work(work, then)
 
     def _remember(self, profile: str) -> None:
-        recent = [profile] + [r for r in self.settings.recent if r != profile]
-        self.settings.recent = recent[:RECENT_MAX]
-        self._save_settings()
+        self.settings.recent = ([profile] + [r for r in self.settings.recent if r != profile])[:RECENT_MAX]
+        if self.settings_problem is None:  # a malformed settings file is replaced only when the person says so
+            self._save_settings()
 
     def copy_export(self, profile: str, fmt: str | None = None) -> Future:
-        return self._submit(self._copy_export, profile, fmt)
+        return self._post(self._copy_export, profile, fmt)
 
-    def _copy_export(self, profile: str, fmt: str | None) -> None:
+    def _copy_export(self, profile: str, fmt: str | None):
         from tray.core.exports import format_credentials
 
-        p, creds = self._credentials(profile)
         fmt = fmt or self.settings.default_format or _default_format()
-        self._copy(format_credentials(creds, fmt, p.region), self.settings.clear_clipboard_after or None)
-        self._remember(profile)
-        self._say(f"Copied {fmt} export lines for {profile} (valid until {clock_time(creds.expiration)}).")
+        clear_after = self.settings.clear_clipboard_after or None
+
+        def copy(p, creds):
+            self._copy(format_credentials(creds, fmt, p.region), clear_after)
+            return f"Copied {fmt} export lines for {profile} (valid until {clock_time(creds.expiration)})."
+
+        return self._with_credentials(profile, rolecreds.REUSE_MARGIN, copy)
 
     def write_credentials(self, profile: str) -> Future:
-        return self._submit(self._write_credentials, profile)
+        return self._post(self._write_credentials, profile)
 
-    def _write_credentials(self, profile: str, margin: timedelta = rolecreds.REUSE_MARGIN) -> None:
+    def _write_credentials(self, profile: str, margin: timedelta = rolecreds.REUSE_MARGIN, **hooks):
         from tray.core.credfile import credential_values, write_profile
         from tray.core.paths import credentials_file
 
-        p, creds = self._credentials(profile, margin)
-        write_profile(credentials_file(), profile, credential_values(creds, p.region))
-        self._remember(profile)
-        self._say(f"Wrote [{profile}] to {credentials_file()} (valid until {clock_time(creds.expiration)}).")
+        def write(p, creds):
+            write_profile(credentials_file(), profile, credential_values(creds, p.region))
+            return f"Wrote [{profile}] to {credentials_file()} (valid until {clock_time(creds.expiration)})."
 
-    def _write_pinned(self, profile: str) -> None:
+        return self._with_credentials(profile, margin, write, **hooks)
+
+    def open_console(self, profile: str) -> Future:
+        return self._post(self._open_console, profile)
+
+    def _open_console(self, profile: str):
+        def open_it(p, creds):
+            from tray.core import console
+
+            console.open_url(console.console_url(p, creds))
+            return f"Opened the AWS console as {profile}."
+
+        return self._with_credentials(profile, rolecreds.REUSE_MARGIN, open_it)
+
+    def _write_pinned(self, profile: str):
         p = self._roles.get(profile)
         if p is None or profile not in self.settings.pinned:
-            return
-        s = self._sessions[p.session.name]
-        try:
-            # fresh credentials, not ones that are about to reach this same deadline again
-            self._write_credentials(profile, PIN_MARGIN + timedelta(minutes=1))
-        except TrayError as e:
-            title = f"{profile} can no longer be kept fresh"
-            if self.settings.notifications:
-                self.notifier.notify(title, str(e), {"sign-in": "Sign in again"}, lambda _a, n=s.session.name: self.sign_in(n))
-            self._say(f"{title}: {e}")
-        finally:
-            self._schedule_session(s.session.name)
+            return None
+        name = p.session.name
+
+        def failed(error: BaseException) -> None:
+            if not isinstance(error, TrayError):
+                raise error
+            # tried again with backoff, and said once, not at every try
+            n = self._pin_failures[profile] = self._pin_failures.get(profile, 0) + 1
+            delay = min(self.retry_cap, self.retry_base * 2 ** min(n - 1, 16))
+            self._pin_retry[profile] = self.clock() + timedelta(seconds=delay)
+            if n == 1:
+                title = f"{profile} can no longer be kept fresh"
+                if self.settings.notifications:
+                    self.notifier.notify(title, str(error), {"sign-in": "Sign in again"}, lambda _a: self.sign_in(name))
+                self.message = f"{title}: {error}"
+            self._schedule_session(name)
+
+        def written() -> None:
+            self._pin_failures.pop(profile, None)
+            self._pin_retry.pop(profile, None)
+            self._schedule_session(name)
+
+        # fresh credentials, not ones that are about to reach this same deadline again
+        return self._write_credentials(profile, PIN_MARGIN + timedelta(minutes=1), on_error=failed, on_done=written)
 
     def toggle_pinned(self, profile: str) -> Future:
         def toggle():
@@ -538,41 +810,77 @@ class Engine:
             if profile in pinned:
                 pinned.remove(profile)
                 self._save_settings()
-                self._publish()
-            else:
-                pinned.append(profile)
-                self._save_settings()
-                self._write_pinned(profile)
-        return self._submit(toggle)
+                return None
+            pinned.append(profile)
+            self._save_settings()
+            return self._write_pinned(profile)
+        return self._post(toggle)
 
     def toggle_favourite(self, profile: str) -> Future:
         def toggle():
             favs = self.settings.favourites
             favs.remove(profile) if profile in favs else favs.append(profile)
             self._save_settings()
-            self._publish()
-        return self._submit(toggle)
+        return self._post(toggle)
 
     def update_settings(self, **changes) -> Future:
         def update():
             for key, value in changes.items():
                 setattr(self.settings, key, value)
             self._save_settings()
-            for name in list(self._sessions):
-                self._schedule_session(name)
-            self._publish()
-        return self._submit(update)
+            self._reschedule_all()
+        return self._post(update)
 
     def _save_settings(self) -> None:
-        with self._lock:
-            self.settings.save()
+        """The person changed a setting: save (a malformed file is kept beside it, by Settings.save)."""
+        kept = self.settings.save()
+        if kept is not None:
+            self.message = f"The settings file could not be read; it was kept as {kept}."
+        self.settings_problem = None
+        self._files["settings"] = _signature(settings_path())
 
-    def reload(self) -> Future:
-        return self._submit(self.load)
+
+def _signature(path) -> tuple | None:
+    """What a file looks like without reading it: enough to notice an edit or a replacement."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def _same(a: State, b: State) -> bool:
+    """The same picture, but for the time it was taken (the minute's tick republishes anyway)."""
+    return a.__dict__ | {"now": None} == b.__dict__ | {"now": None}
+
+
+def _settle(done: Future, inner: Future) -> None:
+    if done.done():
+        return
+    if inner.exception() is not None:
+        done.set_exception(inner.exception())
+    else:
+        done.set_result(inner.result())
+
+
+def _settle_value(done: Future, value) -> None:
+    if not done.done():
+        if isinstance(value, BaseException):
+            done.set_exception(value)
+        else:
+            done.set_result(value)
+
+
+def _raise(error: BaseException | None) -> None:
+    if error is not None:
+        raise error
+
+
+def _reason(error: BaseException) -> str:
+    return str(error) if isinstance(error, TrayError) else f"internal error ({type(error).__name__})"
 
 
 def _default_format() -> str:
     from tray.core.exports import default_format
 
     return default_format()
-

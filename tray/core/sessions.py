@@ -15,7 +15,7 @@ from tray.core.config import SsoSession
 from tray.core.credentials import format_time, utcnow
 from tray.core.errors import NotSignedIn, TrayError
 from tray.core.fileio import file_lock
-from tray.core.tokens import CorruptTokenCache, Token, read_token, write_token
+from tray.core.tokens import REFRESH_WINDOW, CorruptTokenCache, Token, read_token, write_token
 
 SIGNED_OUT = "signed_out"
 VALID = "valid"
@@ -49,16 +49,21 @@ class SessionStatus:
         }
 
 
-def renew(session: SsoSession, token: Token, now: datetime) -> Token:
-    """Renew with the refresh token and cache the result. Under the session's lock, so that two
-    processes renewing at once make one CreateToken call; a token renewed meanwhile is reused."""
+def renew(session: SsoSession, now: datetime, window: timedelta = REFRESH_WINDOW) -> Token:
+    """Renew the session's token from what is newest in its cache file, and cache the result.
+
+    Under the session's lock, so that two processes renewing at once make one CreateToken call. The
+    file is read first: a token with more than `window` left was renewed by another program (the AWS
+    CLI, a second sso-tray) and is adopted; otherwise the refresh token and client in the file are used
+    (refresh tokens may rotate, so one held in memory can be stale)."""
     with file_lock(session.token_cache_path, timeout=5):
-        try:
-            current = read_token(session)
-        except CorruptTokenCache:
-            current = None
-        if current is not None and current.access_token != token.access_token and not current.needs_refresh(now):
-            return current
+        token = read_token(session)
+        if token is None:
+            raise NotSignedIn(f"not signed in to {session.name}; sign in with: {session.login_hint}")
+        if token.expires_at - now > window:
+            return token
+        if not token.refreshable or not token.registration_valid(now):
+            raise NotSignedIn(f"the {session.name} session cannot be renewed; sign in again: {session.login_hint}")
         oidc = aws.client("sso-oidc", session.region)
         with aws.translate_errors(f"renewing the {session.name} session", session.login_hint):
             response = oidc.create_token(
@@ -89,7 +94,7 @@ def session_status(session: SsoSession, now: datetime | None = None, *, renew_du
     problem = None
     if renew_due and token.needs_refresh(now):
         try:
-            token = renew(session, token, now)
+            token = renew(session, now)
         except TrayError as e:
             problem = f"could not renew: {e}"
     if not token.is_valid(now):

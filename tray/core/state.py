@@ -41,6 +41,7 @@ class AccountView:
 class SessionView:
     name: str
     state: str  # one of ICON_PRIORITY
+    status: str = "signed_out"  # what the token cache file says: valid, expired or signed_out (as `sso-tray status`)
     expires_at: datetime | None = None
     lifetime: timedelta | None = None  # the token's whole lifetime, for the icon's ring
     problem: str | None = None  # shown in the menu under the status line
