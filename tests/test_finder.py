@@ -358,7 +358,7 @@ def clipboard(display: str) -> str:
 def test_type_arrows_and_enter_copy_the_chosen_roles_export_lines(xvfb, running, chromium, home):
     need_program("xclip")
     engine, server = running
-    page = open_page(chromium, server.entry_url())
+    page = open_page(chromium, server.entry_url(), height=400)
     assert page.url == f"{server.origin}/"  # the secret left the address bar
     wait_js(page, "document.querySelectorAll('#roles li').length === 12")
     assert page.evaluate("document.activeElement.id") == "search"
@@ -456,7 +456,7 @@ def shot(page, name: str) -> Path:
 def test_setup_form_rejects_bad_input_then_writes_the_session_and_signs_in(unconfigured, chromium, home):
     engine, server = unconfigured
     config = home / ".aws" / "config"
-    page = open_page(chromium, server.entry_url(), height=560)
+    page = open_page(chromium, server.entry_url(), height=420)
     page.wait_for_selector("#setup:not([hidden])")  # no session configured: the form is what the page shows
     assert page.evaluate("document.activeElement.id") == "start-url"
     for start_url, region, expected in [

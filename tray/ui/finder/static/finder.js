@@ -91,7 +91,9 @@ function drawSessions() {
     }
     list.append(li);
   }
-  if (model.problem) say(model.problem, true);
+  // with no session yet, what the tray says about the config (usually: there is none) is the form's note
+  $("setup-note").textContent = model.sessions.length ? "" : model.problem || "";
+  if (model.problem && model.sessions.length) say(model.problem, true);
 }
 
 function search() {
