@@ -197,6 +197,7 @@ def test_range_labels_are_the_letters_that_tell_names_apart():
     assert menu.range_label(names, 0, 4) == "prod-a … prod-k"
     assert menu.range_label(names, 4, 7) == "prod-l … prod-z"
     assert menu.range_label(names, 2, 3) == "prod-billing"  # one name: itself
+    assert menu.range_label(["build-19", "build-29", "data-28", "data-3"], 0, 3) == "build-1 … data-2"  # not "build-"
     shared = [f"fake-account-{i:04d}" for i in range(100)]
     assert menu.range_label(shared, 20, 30) == "fake-account-002…"  # all of them start so
     assert menu.range_label(shared, 20, 40) == "fake-account-002 … fake-account-003"

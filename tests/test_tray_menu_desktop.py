@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 import urllib.request
 from pathlib import Path
 
@@ -148,3 +149,34 @@ def test_submenus_are_made_when_a_panel_opens_them(tray, world):
     assert [r.split(" — ")[0] for r in roles] == sorted(account.roles, key=str.lower)
     # the other groups are still closed
     assert [c.label for c in menu.subtree(groups[0].id).children] == [PLACEHOLDER]
+
+
+SHOTS = Path(__file__).resolve().parent.parent / "artifacts" / "screenshots"
+
+
+def test_gtk_popup_fills_a_group_when_the_keyboard_reaches_it(tray, world):
+    """The menu as a person opens it on a desktop without a StatusNotifier host: AppIndicator falls back to
+    an XEmbed icon in trayer and a real GTK popup; moving into an account group (GTK's "select") makes its
+    accounts. The screen is saved as artifacts/screenshots/menu-accounts.png."""
+    need_program("xdotool")
+    desktop, process = tray
+    layout = process.wait_menu(lambda m: any(c.label.startswith("Accounts ") for c in m.children), 30, "the listed accounts")
+    group = next(c for c in layout.children if c.label.startswith("Accounts "))
+    sensitive = [c for c in layout.children if c.enabled and not c.is_separator and c.visible]
+    desktop.move_mouse(500, 500)
+    desktop.click_icon(1)
+    wait_for(desktop.popup_windows, 10, 0.1, "the tray's menu to open")
+    for _ in range(sensitive.index(group) + 1):
+        desktop.press("Down")
+    desktop.press("Right")
+    boxes = wait_for(lambda: (lambda b: b if len(b) >= 2 else None)(desktop.popup_windows()), 10, 0.1, "the group's submenu to open")
+    filled = process.menu().subtree(group.id)  # the same GTK items, as libdbusmenu mirrors them
+    assert filled.labels() != [PLACEHOLDER] and all(lab.endswith(")") for lab in filled.labels()), filled.dump()
+    time.sleep(0.5)  # let GTK finish drawing it (the picture only; what is in it was checked above)
+    screen = desktop.screenshot()
+    left = min(b[0] for b in boxes)
+    bottom = max(b[3] for b in boxes)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    screen.crop((max(0, left - 16), 0, screen.width, min(screen.height, bottom + 16))).save(SHOTS / "menu-accounts.png")
+    desktop.press("Escape")
+    desktop.press("Escape")

@@ -243,7 +243,7 @@ def credfile_scenario() -> list[Result]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=10)
-    parser.add_argument("--only", choices=["credentials", "discovery", "growth", "credfile", "tray"], action="append")
+    parser.add_argument("--only", choices=["credentials", "discovery", "growth", "credfile", "tray", "menu"], action="append")
     parser.add_argument("--json", default=str(ROOT / "artifacts" / "bench.json"))
     parser.add_argument("--no-peers", action="store_true", help="measure sso-tray alone")
     args = parser.parse_args()
@@ -251,12 +251,16 @@ def main() -> int:
     PEERS = not args.no_peers
     groups = {"credentials": credentials_scenarios, "discovery": discovery_scenarios, "growth": growth_scenarios}
     results: list[Result] = []
-    for name in args.only or ["credentials", "discovery", "growth", "credfile", "tray"]:
+    for name in args.only or ["credentials", "discovery", "growth", "credfile", "tray", "menu"]:
         print(f"running {name} …", file=sys.stderr, flush=True)
         if name == "tray":
             from tray_bench import tray_scenarios  # needs the virtual desktop's programs (scripts/bootstrap)
 
             results += tray_scenarios(args.runs)
+        elif name == "menu":
+            from menu_bench import menu_scenarios  # the same virtual desktop
+
+            results += menu_scenarios()
         else:
             results += credfile_scenario() if name == "credfile" else groups[name](args.runs)
     print(table(results))

@@ -213,8 +213,15 @@ def range_label(names: Sequence[str], lo: int, hi: int) -> str:
     start = _common(first, names[lo - 1]) + 1 if lo > 0 else inside
     end = _common(last, names[hi]) + 1 if hi < len(names) else inside
     shown = max(start, end)  # both ends as precise as the more precise one: "fake-008 … fake-009", not "fake-008 … fake-0"
-    start, end = first[:shown], last[:shown]
+    start, end = _cut(first, shown), _cut(last, shown)
     return f"{first[:inside - 1]}…" if start == end else f"{start} … {end}"  # all of them start so: "logging-…"
+
+
+def _cut(name: str, n: int) -> str:
+    """The first n letters of a name, and more if they end on a separator ("build-1", not "build-")."""
+    while n < len(name) and not name[n - 1].isalnum():
+        n += 1
+    return name[:n]
 
 
 def grouped(names: Sequence[str], make: Callable[[int], Item], noun: str, top: bool = True,
