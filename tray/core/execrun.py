@@ -170,10 +170,10 @@ def _run_linux(argv: list[str], env: dict[str, str]) -> int:
 def _terminal_sent_it(signum: int) -> bool:
     """Whether a Ctrl-C (or Ctrl-\\) has reached the command already: a Windows console gives it to every
     process on it, a POSIX terminal to its foreground process group, which the command shares with us."""
-    if signum not in (signal.SIGINT, getattr(signal, "SIGQUIT", None)):
+    if signum not in (signal.SIGINT, getattr(signal, "SIGQUIT", None), getattr(signal, "SIGBREAK", None)):
         return False
     if os.name == "nt":
-        return True
+        return True  # Ctrl-C and Ctrl-Break alike
     try:
         return os.tcgetpgrp(0) == os.getpgrp()
     except OSError:  # no terminal: the signal was sent to sso-tray alone
@@ -187,7 +187,10 @@ def _run_portable(argv: list[str], env: dict[str, str]) -> int:
 
     def forward(signum: int, _frame) -> None:
         if proc is not None and proc.poll() is None and not _terminal_sent_it(signum):
-            proc.send_signal(signum)
+            try:
+                proc.send_signal(signum)
+            except (OSError, ValueError):  # gone meanwhile, or (Windows) a signal it cannot be sent
+                pass
 
     installed = {}
     for s in _forwarded():
