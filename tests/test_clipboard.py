@@ -111,6 +111,19 @@ def test_copy_round_trips(xvfb, tool, tmp_path, monkeypatch, helpers):
     assert helper_pids(clipboard.digest(text)) == []
 
 
+@pytest.mark.parametrize("tool", ["xclip", "xsel"])
+def test_a_paste_right_after_the_copy_gets_the_new_text(xvfb, tool, tmp_path, monkeypatch):
+    """`sso-tray export P --copy && xsel -b -o`: xclip and xsel fork a child that takes the selection
+    after they exit; the copy returns only once the clipboard holds the text."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / tool).symlink_to(need_program(tool))
+    monkeypatch.setenv("PATH", str(bin_dir))
+    for i in range(25):
+        clipboard.copy_secret(f"copy {i}\n", clear_after=None)
+        assert paste(tool) == f"copy {i}\n"
+
+
 def test_cleared_after_the_delay(xvfb, helpers):
     need_program("xclip")
     text = unique(helpers, SECRET_LINES)

@@ -58,7 +58,7 @@ def _mechanism():
 def _copy(text: str) -> None:
     import pyperclip
 
-    copy, _paste = _mechanism()
+    copy, paste = _mechanism()
     if type(copy).__name__ == "ClipboardUnavailable":  # pyperclip found nothing to use
         # only Linux and the BSDs need a package for it; Windows and macOS always have their own
         raise AwsError(NO_MECHANISM if sys.platform not in ("win32", "cygwin", "darwin") else "no clipboard mechanism found")
@@ -86,6 +86,23 @@ def _copy(text: str) -> None:
     if proc.returncode != 0:
         where = "WAYLAND_DISPLAY" if argv[0] == "wl-copy" else "DISPLAY"
         raise AwsError(f"{argv[0]} could not set the clipboard (exit {proc.returncode}): is {where} a running display?")
+    _until_held(text, paste)
+
+
+def _until_held(text: str, paste, timeout: float = 2.0) -> None:
+    """xclip and xsel exit before the child they fork owns the selection, so a paste at once can still
+    get the old text (xsel: about one time in three here): wait until the clipboard holds `text`."""
+    deadline = time.monotonic() + timeout
+    want = digest(text)
+    while True:
+        try:
+            if digest(paste()) == want:
+                return
+        except Exception:
+            return  # nothing to read it back with: the copy itself succeeded
+        if time.monotonic() >= deadline:
+            return
+        time.sleep(0.01)
 
 
 def _paste() -> str:
