@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import signal
+import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
@@ -292,3 +293,130 @@ def test_a_burst_of_changes_is_applied_once_with_the_newest_values():
     while context.iteration(False):
         pass
     assert target.applied[-1][:2] == ("menu", "new menu")
+
+
+class MessageLoop:
+    """A thread that runs what is posted to it, in order: the stand-in for a platform's UI loop."""
+
+    def __init__(self, name: str):
+        import queue
+
+        self.posted: queue.SimpleQueue = queue.SimpleQueue()
+        self.thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        while (fn := self.posted.get()) is not None:
+            fn()
+
+    def drain(self):
+        done = threading.Event()
+        self.posted.put(done.set)
+        assert done.wait(10)
+
+    def stop(self):
+        self.posted.put(None)
+        self.thread.join(10)
+
+
+class IconDouble:
+    """Records the thread of every attribute pystray's Icon would pass to the platform."""
+
+    def __init__(self):
+        object.__setattr__(self, "applied", [])
+
+    def __setattr__(self, name, value):
+        if not name.startswith("_"):
+            self.applied.append((name, value, threading.current_thread().name))
+        object.__setattr__(self, name, value)
+
+
+def burst(surface) -> None:
+    surface.start()
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda i: surface.update(title=f"t{i}", menu=f"menu{i}"), range(100)))
+    surface.update(title="newest", visible=True)
+
+
+@pytest.mark.portable
+def test_on_windows_changes_run_on_the_window_thread(monkeypatch):
+    """pystray's Win32 window procedure calls `icon._message_handlers[message](wparam, lparam)` on the thread
+    that pumps the icon's window: the Surface registers a message of its own there and posts it."""
+    import types
+
+    loop = MessageLoop("window")
+    registered = {}
+
+    def post_message(hwnd, message, wparam, lparam):  # what PostMessageW leads to: the window procedure, later, there
+        assert hwnd == icon._hwnd
+        loop.posted.put(lambda: icon._message_handlers[message](wparam, lparam))
+        return True
+
+    win32 = types.SimpleNamespace(RegisterWindowMessage=lambda name: registered.setdefault(name, 0xC000 + len(registered)),
+                                  PostMessage=post_message)
+    monkeypatch.setitem(sys.modules, "pystray._util.win32", win32)
+    monkeypatch.setitem(sys.modules, "pystray._util", types.SimpleNamespace(win32=win32))
+    from tray.ui.surface import Surface
+
+    icon = IconDouble()
+    icon._hwnd, icon._message_handlers = 0x1234, {}
+    surface = Surface(icon, None, platform="win32")
+    burst(surface)
+    loop.drain()
+    loop.stop()
+    assert list(registered) == ["sso-tray.surface"] and set(icon._message_handlers) == set(registered.values())
+    assert {thread for _, _, thread in icon.applied} == {"window"}
+    assert icon.title == "newest" and icon.visible is True
+    assert len([1 for name, _, _ in icon.applied if name == "title"]) < 100  # merged, not one update per change
+
+
+@pytest.mark.portable
+def test_on_macos_changes_run_on_the_main_thread_and_relabel_in_place(monkeypatch):
+    """`PyObjCTools.AppHelper.callAfter` runs a function on the NSApplication's main thread; the minute's
+    labels change the NSMenu's items there instead of a new menu."""
+    import types
+
+    loop = MessageLoop("main")
+    helper = types.SimpleNamespace(callAfter=lambda fn, *args: loop.posted.put(lambda: fn(*args)))
+    monkeypatch.setitem(sys.modules, "PyObjCTools", types.SimpleNamespace(AppHelper=helper))
+    monkeypatch.setitem(sys.modules, "PyObjCTools.AppHelper", helper)
+    from tray.ui.surface import Surface
+
+    class NSMenuItem:
+        def __init__(self, title):
+            self._title, self.set_on = title, []
+
+        def isSeparatorItem(self):
+            return self._title == "-"
+
+        def title(self):
+            return self._title
+
+        def setTitle_(self, title):
+            self._title = title
+            self.set_on.append(threading.current_thread().name)
+
+    class NSMenu:
+        def __init__(self, titles):
+            self.items = [NSMenuItem(t) for t in titles]
+
+        def numberOfItems(self):
+            return len(self.items)
+
+        def itemAtIndex_(self, index):
+            return self.items[index]
+
+    icon = IconDouble()
+    surface = Surface(icon, None, platform="darwin")
+    assert surface.can_relabel
+    burst(surface)
+    loop.drain()
+    assert {thread for _, _, thread in icon.applied} == {"main"} and icon.title == "newest"
+    nsmenu = NSMenu(["dev — 5h 12m left", "-", "Quit"])
+    icon._menu_handle = (nsmenu, [])
+    before = len(icon.applied)
+    surface.update(labels=(("dev — 5h 11m left", "-", "Quit"), lambda: "a new menu"))
+    loop.drain()
+    loop.stop()
+    assert [i.title() for i in nsmenu.items] == ["dev — 5h 11m left", "-", "Quit"]
+    assert nsmenu.items[0].set_on == ["main"] and len(icon.applied) == before  # relabelled; no new menu
