@@ -381,3 +381,59 @@ def test_the_demo_on_windows_stays_in_its_own_folder_and_lock(simulated_windows)
         sim.stop()
         real_tray.release()
         shutil.rmtree(root)
+
+
+# --- on the platforms themselves (the CI's macOS and Windows jobs) -----------------------------------------
+
+
+@pytest.mark.skipif(sys.platform != "win32", reason="a real sharing violation needs Windows")
+def test_on_windows_a_reader_holding_the_file_only_delays_the_write(tmp_path):
+    """Python opens files without FILE_SHARE_DELETE, so a rename over an open file fails on Windows
+    as it does while an editor or a scanner holds the credentials file."""
+    import threading
+
+    target = tmp_path / "aws" / "credentials"
+    target.parent.mkdir()
+    target.write_text("[old]\n")
+    reader = target.open("rb")
+    threading.Timer(0.3, reader.close).start()
+    fileio.atomic_write(target, "[new]\n")
+    assert reader.closed and target.read_text() == "[new]\n"
+
+
+@pytest.mark.skipif(sys.platform != "win32", reason="the real registry is only on Windows")
+def test_on_windows_the_run_value_and_its_switch_in_the_real_registry():
+    """The Run and StartupApproved logic through winreg itself, in keys of the test's own."""
+    import uuid
+
+    import winreg
+
+    from tray.core.autostart import RunKey, WindowsRegistry
+
+    base = rf"Software\sso-tray-tests\{uuid.uuid4()}"
+    registry, approved = WindowsRegistry(rf"{base}\Run"), WindowsRegistry(rf"{base}\StartupApproved")
+    run = RunKey(registry, approved)
+    try:
+        run.enable(["C:\\Program Files\\sso-tray\\sso-tray.exe", "run"])
+        assert run.is_enabled()
+        approved.set("sso-tray", bytes([0x03, 0, 0, 0]) + bytes(8))  # switched off in Task Manager
+        assert not run.is_enabled()
+        run.enable(["C:\\Program Files\\sso-tray\\sso-tray.exe", "run"])
+        assert run.is_enabled() and approved.get("sso-tray")[0] == 0x02
+        run.disable()
+        assert registry.get("sso-tray") is None and approved.get("sso-tray") is None
+    finally:
+        for key in (rf"{base}\Run", rf"{base}\StartupApproved", base, r"Software\sso-tray-tests"):
+            try:
+                winreg.DeleteKey(winreg.HKEY_CURRENT_USER, key)
+            except OSError:
+                pass  # gone already, or (the last one) still used by another run
+
+
+@pytest.mark.skipif(sys.platform != "darwin", reason="AppKit is only on macOS")
+def test_on_macos_the_real_application_becomes_an_accessory():
+    import AppKit
+
+    assert tray_platform.prepare_app() is True
+    app = AppKit.NSApplication.sharedApplication()
+    assert app.activationPolicy() == AppKit.NSApplicationActivationPolicyAccessory
