@@ -401,6 +401,17 @@ def test_on_windows_a_reader_holding_the_file_only_delays_the_write(tmp_path):
     assert reader.closed and target.read_text() == "[new]\n"
 
 
+@pytest.mark.skipif(sys.platform != "win32", reason="pystray's real NOTIFYICONDATAW loads on Windows only")
+def test_on_windows_pystrays_own_structure_takes_our_texts_and_refuses_longer_ones():
+    from pystray._util import win32
+
+    state = State(NOW, sessions(10, 200))
+    title, body = notification_text(*engine_texts("n" * 200)[0], "win32")
+    win32.NOTIFYICONDATAW(szTip=tooltip(state), szInfoTitle=title, szInfo=body)  # sys.platform: the real limits
+    with pytest.raises(ValueError):
+        win32.NOTIFYICONDATAW(szTip=tooltip(state, "linux"))  # uncut: what pystray would have raised
+
+
 @pytest.mark.skipif(sys.platform != "win32", reason="the real registry is only on Windows")
 def test_on_windows_the_run_value_and_its_switch_in_the_real_registry():
     """The Run and StartupApproved logic through winreg itself, in keys of the test's own."""
