@@ -420,3 +420,18 @@ def test_on_macos_changes_run_on_the_main_thread_and_relabel_in_place(monkeypatc
     loop.stop()
     assert [i.title() for i in nsmenu.items] == ["dev — 5h 11m left", "-", "Quit"]
     assert nsmenu.items[0].set_on == ["main"] and len(icon.applied) == before  # relabelled; no new menu
+
+
+@pytest.mark.portable
+def test_no_code_but_the_surface_sets_what_the_icon_shows():
+    """The door is the only one: outside tray/ui/surface.py no line assigns a pystray Icon's image, title,
+    menu or visibility, or asks it to rebuild its menu (`self.icon = …`, holding the Icon, is not one)."""
+    import re
+
+    root = Path(__file__).resolve().parent.parent / "tray"
+    setter = re.compile(r"\.icon\.(icon|title|menu|visible)\s*=(?!=)|\bicon\.(icon|title|menu|visible)\s*=(?!=)|update_menu\(")
+    found = [f"{path.relative_to(root.parent)}:{n}: {line.strip()}"
+             for path in root.rglob("*.py") if path.name != "surface.py"
+             for n, line in enumerate(path.read_text().splitlines(), 1) if setter.search(line)]
+    assert found == []
+    assert setter.search("        self.icon.menu = menu") and setter.search("icon.visible = True")  # it would see them
