@@ -287,3 +287,14 @@ def test_bad_input_is_one_line_exit_2_and_nothing_written(fresh_env, home, args)
     assert result.returncode == 2, result.stdout + result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
     assert config.read_bytes() == before
+
+
+def test_profile_names_are_made_safe_for_a_section_and_a_shell(tmp_path):
+    name = configwrite.profile_name(configwrite.DEFAULT_NAME_FORMAT, "123456789012", "Prod Account (EU)", "Admin", "s")
+    assert name == "Prod-Account-EU.Admin"
+    assert configwrite.profile_name("{sso_session}-{account_id}/{role_name}", "123456789012", "x", "Read+Only", "work") == "work-123456789012-Read+Only"
+    text = f"[profile {name}]\nsso_session = s\nsso_account_id = 123456789012\nsso_role_name = Admin\nsso_tray_managed = true\n"
+    plan, changes = configwrite.plan_profiles(text, "s", [("123456789012", "Prod Account (EU)", "Admin")])
+    assert plan.unchanged == [name] and changes == {}
+    (tmp_path / "config").write_text(text)
+    assert load_config(str(tmp_path / "config"))["profiles"][name]["sso_role_name"] == "Admin"
