@@ -268,20 +268,27 @@ def test_the_page_data_names_configured_profiles_beside_their_roles(running, sso
 # --- sso-tray find ------------------------------------------------------------------------------------------
 
 
-def test_find_prints_the_running_pages_url_from_a_private_file(running, home):
+def test_find_prints_a_one_time_url_got_with_the_secret_from_a_private_file(running, home):
     _engine, server = running
     channel = finder.channel.channel_file()
     assert stat.S_IMODE(channel.stat().st_mode) == 0o600
     assert stat.S_IMODE(channel.parent.stat().st_mode) == 0o700
+    assert json.loads(channel.read_text()) == {"origin": server.origin, "key": server.secret}
     result = run_cli("find", "pay prod", "--print-url")
     assert result.returncode == 0, result.stderr
+    assert result.stderr == "" and server.secret not in result.stdout
     url = urlsplit(result.stdout.strip())
     assert f"{url.scheme}://{url.netloc}" == server.origin
-    assert parse_qs(url.query) == {"key": [server.secret], "q": ["pay prod"]}
-    assert result.stderr == ""
+    query = parse_qs(url.query)
+    assert set(query) == {"ticket", "q"} and query["q"] == ["pay prod"]
+    # the ticket opens the page once, then it is worth nothing
+    status, headers, _ = request(server, "GET", f"{url.path}?{url.query}")
+    assert status == 303 and headers["Location"] == "/?q=pay+prod" and "HttpOnly" in headers["Set-Cookie"]
+    status, headers, _ = request(server, "GET", f"{url.path}?{url.query}")
+    assert status == 403 and "Set-Cookie" not in headers
 
 
-def test_find_opens_the_default_browser(running, home, tmp_path, monkeypatch):
+def test_find_opens_the_default_browser_on_a_one_time_url(running, home, tmp_path, monkeypatch):
     _engine, server = running
     seen = tmp_path / "opened"
     script = tmp_path / "browser.py"  # a $BROWSER that records what it is given
@@ -292,6 +299,29 @@ def test_find_opens_the_default_browser(running, home, tmp_path, monkeypatch):
     assert result.stdout == "" and result.stderr == ""
     url = urlsplit(seen.read_text())
     assert parse_qs(url.query)["q"] == ["ledger"] and f"{url.scheme}://{url.netloc}" == server.origin
+    assert server.secret not in seen.read_text()  # a command line is readable by other users: no secret on it
+
+
+def test_tickets_are_issued_only_for_the_secret_and_expire(home):
+    now = [1000.0]
+    server = finder.FinderServer(None, clock=lambda: now[0]).start()
+    try:
+        for headers, host in [({}, None), ({finder.server.KEY_HEADER: "wrong"}, None),
+                              ({finder.server.KEY_HEADER: server.secret}, f"evil.example:{server.port}")]:
+            conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+            conn.request("POST", "/api/ticket", headers={"Host": host or f"127.0.0.1:{server.port}", **headers})
+            response = conn.getresponse()
+            assert response.status == 403 and b"ticket" not in response.read()
+            conn.close()
+        assert request(server, "GET", "/api/ticket")[0] == 403
+        late = urlsplit(server.ticket_url())
+        now[0] += finder.server.TICKET_LIFETIME + 1
+        assert request(server, "GET", f"/?{late.query}")[0] == 403  # too late
+        fresh = urlsplit(server.ticket_url(q="x"))
+        assert request(server, "GET", f"/?{fresh.query}")[0] == 303
+        assert request(server, "GET", "/?ticket=" + "A" * 43)[0] == 403  # a guess
+    finally:
+        server.stop()
 
 
 def test_find_with_no_tray_running_says_so_and_exits_2(home, sso_env):
@@ -358,7 +388,7 @@ def clipboard(display: str) -> str:
 def test_type_arrows_and_enter_copy_the_chosen_roles_export_lines(xvfb, running, chromium, home):
     need_program("xclip")
     engine, server = running
-    page = open_page(chromium, server.entry_url(), height=400)
+    page = open_page(chromium, server.ticket_url(), height=400)
     assert page.url == f"{server.origin}/"  # the secret left the address bar
     wait_js(page, "document.querySelectorAll('#roles li').length === 12")
     assert page.evaluate("document.activeElement.id") == "search"
@@ -393,7 +423,7 @@ def test_type_arrows_and_enter_copy_the_chosen_roles_export_lines(xvfb, running,
 @pytest.mark.browser
 def test_per_role_buttons_act_through_the_tray(running, chromium, home):
     engine, server = running
-    page = open_page(chromium, server.entry_url(q="ledger-prod"))
+    page = open_page(chromium, server.ticket_url(q="ledger-prod"))
     assert page.input_value("#search") == "ledger-prod"  # TEXT from `sso-tray find TEXT`
     wait_js(page, "document.querySelectorAll('#roles li').length === 2")
     first = page.locator("#roles li").nth(0)
@@ -414,7 +444,7 @@ def test_per_role_buttons_act_through_the_tray(running, chromium, home):
 @pytest.mark.browser
 def test_sign_in_button_and_session_status(running, chromium, sso_env):
     engine, server = running
-    page = open_page(chromium, server.entry_url())
+    page = open_page(chromium, server.ticket_url())
     page.wait_for_selector("#sessions li.valid")
     assert page.inner_text("#sessions li .name") == "dev"
     assert re.fullmatch(r"(\d+h )?\d+m left, until \d\d:\d\d", page.inner_text("#sessions li .status"))
@@ -456,7 +486,7 @@ def shot(page, name: str) -> Path:
 def test_setup_form_rejects_bad_input_then_writes_the_session_and_signs_in(unconfigured, chromium, home):
     engine, server = unconfigured
     config = home / ".aws" / "config"
-    page = open_page(chromium, server.entry_url(), height=420)
+    page = open_page(chromium, server.ticket_url(), height=420)
     page.wait_for_selector("#setup:not([hidden])")  # no session configured: the form is what the page shows
     assert page.evaluate("document.activeElement.id") == "start-url"
     for start_url, region, expected in [
@@ -502,7 +532,7 @@ def test_each_keystroke_is_answered_well_under_50_ms_with_5000_roles(sso_env, ch
                    "5000 discovered roles")
         server = finder.start(engine)
         try:
-            page = open_page(chromium, server.entry_url(), height=900)
+            page = open_page(chromium, server.ticket_url(), height=900)
             wait_js(page, "document.getElementById('count').textContent.startsWith('5001 of 5001 roles')")
             # what the page does per keystroke, measured synchronously: the input handler (filter over
             # 5001 roles, redraw of the list) plus the style and layout it causes

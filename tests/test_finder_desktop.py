@@ -6,6 +6,7 @@ and no longer once the tray has quit.
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 from urllib.parse import parse_qs, urlsplit
@@ -61,6 +62,8 @@ def test_set_up_from_an_empty_home_to_a_signed_in_tray(desktop, simulator, chrom
         except AssertionError as e:
             raise AssertionError(f"{e}\nmenu:\n{tray.layout().dump()}\ntray stderr:\n{tray.stderr[-2000:]}") from None
         assert parse_qs(urlsplit(url).query)["setup"] == ["1"]
+        secret = json.loads((home / ".cache" / "sso-tray" / "locks" / "finder.json").read_text())["key"]
+        assert secret not in url  # the browser's command line carries a one-time ticket, not the secret
 
         page = open_page(chromium, url)
         page.wait_for_selector("#setup:not([hidden])")
@@ -84,8 +87,8 @@ def test_set_up_from_an_empty_home_to_a_signed_in_tray(desktop, simulator, chrom
         found = run_cli("find", "anything", "--print-url", env=desktop.env)
         assert found.returncode == 0, found.stderr
         assert urlsplit(found.stdout.strip()).netloc == urlsplit(url).netloc
-        key = parse_qs(urlsplit(url).query)["key"][0]
-        assert key not in tray.stderr and key not in tray.stdout  # the secret URL is never logged
+        for secret in (secret, parse_qs(urlsplit(url).query)["ticket"][0]):
+            assert secret not in tray.stderr and secret not in tray.stdout  # never logged
         assert "Traceback" not in tray.stderr
     finally:
         tray.stop()

@@ -137,7 +137,7 @@ class TrayActions:
         def apply():
             if self.finder is None:
                 raise AwsError("the finder page could not be started (see the tray's output)")
-            open_in_browser(self.finder.entry_url(**query))  # $BROWSER may run until its window closes
+            open_in_browser(self.finder.ticket_url(**query))  # $BROWSER may run until its window closes
 
         return self._engine._submit(apply)
 

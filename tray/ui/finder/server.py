@@ -5,7 +5,10 @@ The page is a door to credentials, so every request passes the same checks, in t
    is refused before anything else is looked at.
 2. `GET /?key=SECRET` exchanges the secret in the URL for an HttpOnly, SameSite=Strict cookie and
    redirects to the same page without the secret (so it leaves the address bar and the history);
-   a wrong secret is refused.
+   a wrong secret is refused. The browser is never started with that URL, though: a program's command
+   line can be read by other users of the machine (`ps`), so the tray and `sso-tray find` start it on a
+   one-time ticket instead (`/?ticket=T`: exchanged the same way, once, within TICKET_LIFETIME).
+   `sso-tray find` gets its ticket with `POST /api/ticket` and the secret in a header.
 3. Without that cookie, every request gets 403 and no data.
 4. Actions are POSTs of JSON from our own origin: a foreign or missing `Origin` is refused (a page
    elsewhere cannot drive the tray), as is any other content type (a cross-site form cannot send JSON
@@ -22,6 +25,7 @@ import hmac
 import json
 import secrets
 import threading
+import time
 from concurrent.futures import TimeoutError as FutureTimeout
 from http import HTTPStatus
 from http.cookies import CookieError, SimpleCookie
@@ -50,13 +54,18 @@ SECURITY_HEADERS = {
 MAX_BODY = 64 * 1024
 ACTION_WAIT = 30.0  # seconds an action may take before the page is told it is still running
 PAGE_QUERY = ("q", "setup")  # what the secret URL may carry on to the page
+TICKET_LIFETIME = 120.0  # seconds a one-time ticket may wait for the browser
+KEY_HEADER = "X-SSO-Tray-Key"  # `sso-tray find` proves itself with the secret here
 
 
 class FinderServer:
-    """Serve the finder for `engine` until stop(). `entry_url()` is the secret URL that opens it."""
+    """Serve the finder for `engine` until stop(). `ticket_url()` opens it once; `/?key=SECRET` always."""
 
-    def __init__(self, engine, host: str = "127.0.0.1"):
+    def __init__(self, engine, host: str = "127.0.0.1", clock=time.monotonic):
         self.engine = engine
+        self.clock = clock
+        self._tickets: dict[str, float] = {}  # one-time ticket → when it expires
+        self._tickets_lock = threading.Lock()
         self.host = host
         self.secret = secrets.token_urlsafe(32)
         self.cookie_value = secrets.token_urlsafe(32)
@@ -91,10 +100,21 @@ class FinderServer:
         # cookies ignore the port: one name per tray, so two users' trays on one machine never mix
         return f"sso_tray_finder_{self.port}"
 
-    def entry_url(self, **query: str | None) -> str:
-        """The URL that opens the page (carrying the secret), with `q`/`setup` passed on to it."""
+    def ticket_url(self, **query: str | None) -> str:
+        """A URL that opens the page once, within TICKET_LIFETIME: what a browser is started with.
+        `q` and `setup` are passed on to the page."""
+        ticket = secrets.token_urlsafe(32)
+        now = self.clock()
+        with self._tickets_lock:
+            self._tickets = {t: until for t, until in self._tickets.items() if until > now}
+            self._tickets[ticket] = now + TICKET_LIFETIME
         extra = {k: v for k, v in query.items() if v}
-        return f"{self.origin}/?" + urlencode({"key": self.secret, **extra})
+        return f"{self.origin}/?" + urlencode({"ticket": ticket, **extra})
+
+    def redeem(self, ticket: str) -> bool:
+        with self._tickets_lock:
+            until = self._tickets.pop(ticket, None)
+        return until is not None and until > self.clock()
 
     # --- what the page can ask --------------------------------------------------------------------
 
@@ -218,21 +238,38 @@ class _Handler(BaseHTTPRequestHandler):
         url = urlsplit(self.path)
         if url.path == "/" and self.command == "GET":
             query = dict(parse_qsl(url.query))
-            if "key" in query:
+            if "key" in query or "ticket" in query:
                 self._exchange(query)
                 return None
+        if url.path == "/api/ticket" and self.command == "POST":
+            self._issue_ticket()
+            return None
         if not self._has_cookie():
             self._refuse(403)
             return None
         return url.path
 
     def _exchange(self, query: dict) -> None:
-        if not hmac.compare_digest(query["key"].encode(), self.finder.secret.encode()):
+        if "key" in query:
+            valid = hmac.compare_digest(query["key"].encode(), self.finder.secret.encode())
+        else:
+            valid = self.finder.redeem(query["ticket"])
+        if not valid:
             self._refuse(403)
             return
         rest = urlencode({k: v for k, v in query.items() if k in PAGE_QUERY})
         cookie = f"{self.finder.cookie_name}={self.finder.cookie_value}; Path=/; HttpOnly; SameSite=Strict"
         self._send(HTTPStatus.SEE_OTHER, b"", headers={"Location": "/" + (f"?{rest}" if rest else ""), "Set-Cookie": cookie})
+
+    def _issue_ticket(self) -> None:
+        """`sso-tray find`: a one-time URL for the secret in KEY_HEADER (no browser can send that header
+        to this origin without a preflight, which this server never answers)."""
+        key = self.headers.get(KEY_HEADER) or ""
+        if not hmac.compare_digest(key.encode(), self.finder.secret.encode()):
+            self._refuse(403)
+            return
+        query = dict(parse_qsl(urlsplit(self.path).query))
+        self._json(200, {"url": self.finder.ticket_url(**{k: query.get(k) for k in PAGE_QUERY})})
 
     # --- methods ---------------------------------------------------------------------------------
 
@@ -251,7 +288,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send(200, body, "application/json", headers={"ETag": etag})
         elif path == "/favicon.png":
             self._send(200, self.finder.favicon(), "image/png")
-        elif path in ("/api/action", "/api/setup"):
+        elif path in ("/api/action", "/api/setup", "/api/ticket"):
             self._send(HTTPStatus.METHOD_NOT_ALLOWED, b"use POST\n", headers={"Allow": "POST"})
         else:
             self._refuse(404, "not found")
