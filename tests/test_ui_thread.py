@@ -352,22 +352,41 @@ def test_on_windows_changes_run_on_the_window_thread(monkeypatch):
         loop.posted.put(lambda: icon._message_handlers[message](wparam, lparam))
         return True
 
+    WM_NOTIFY = 0x400 + 11
     win32 = types.SimpleNamespace(RegisterWindowMessage=lambda name: registered.setdefault(name, 0xC000 + len(registered)),
-                                  PostMessage=post_message)
+                                  PostMessage=post_message, WM_NOTIFY=WM_NOTIFY)
     monkeypatch.setitem(sys.modules, "pystray._util.win32", win32)
     monkeypatch.setitem(sys.modules, "pystray._util", types.SimpleNamespace(win32=win32))
     from tray.ui.surface import Surface
 
+    shown_while_open = []
+
+    def show_menu(wparam, lparam):
+        """pystray's WM_NOTIFY handler on a right click: TrackPopupMenuEx, whose modal loop dispatches the
+        messages posted meanwhile, until the person picks an item."""
+        before = len(icon.applied)
+        surface.update(menu="changed while the menu is open")
+        while not loop.posted.empty():
+            loop.posted.get()()
+        shown_while_open.extend(icon.applied[before:])
+        return 0
+
     icon = IconDouble()
-    icon._hwnd, icon._message_handlers = 0x1234, {}
+    icon._hwnd, icon._message_handlers = 0x1234, {WM_NOTIFY: show_menu}
     surface = Surface(icon, None, platform="win32")
     burst(surface)
     loop.drain()
-    loop.stop()
-    assert list(registered) == ["sso-tray.surface"] and set(icon._message_handlers) == set(registered.values())
+    assert list(registered) == ["sso-tray.surface"] and registered["sso-tray.surface"] in icon._message_handlers
     assert {thread for _, _, thread in icon.applied} == {"window"}
     assert icon.title == "newest" and icon.visible is True
     assert len([1 for name, _, _ in icon.applied if name == "title"]) < 100  # merged, not one update per change
+    # a right click: the menu is open while a change arrives; it is applied once the menu has closed
+    closed = threading.Event()
+    loop.posted.put(lambda: (icon._message_handlers[WM_NOTIFY](0, 0x205), closed.set()))
+    assert closed.wait(10)
+    loop.stop()
+    assert shown_while_open == []
+    assert icon.applied[-1][:2] == ("menu", "changed while the menu is open")
 
 
 @pytest.mark.portable

@@ -155,7 +155,11 @@ class _Serial:
 
 
 class _WindowThread:
-    """Windows: calls queued here and run by the icon's window procedure, on the thread pumping its messages."""
+    """Windows: calls queued here and run by the icon's window procedure, on the thread pumping its messages.
+
+    pystray shows the menu with TrackPopupMenuEx inside its WM_NOTIFY handler, whose modal loop goes on
+    dispatching posted messages: a change run then would destroy the menu on screen (pystray's
+    `_update_menu` calls DestroyMenu). So while that handler runs, calls wait, and run when it returns."""
 
     def __init__(self, icon):
         from pystray._util import win32
@@ -163,15 +167,28 @@ class _WindowThread:
         self._win32 = win32
         self._icon = icon
         self._calls: collections.deque = collections.deque()
+        self._showing = 0
         self.message = win32.RegisterWindowMessage("sso-tray.surface")
-        icon._message_handlers[self.message] = self._run
+        handlers = icon._message_handlers
+        handlers[self.message] = self._run
+        on_notify = handlers.get(win32.WM_NOTIFY)
+        if on_notify is not None:
+            handlers[win32.WM_NOTIFY] = lambda wparam, lparam: self._around_menu(on_notify, wparam, lparam)
 
     def __call__(self, fn: Callable[[], None]) -> None:
         self._calls.append(fn)
         self._win32.PostMessage(self._icon._hwnd, self.message, 0, 0)
 
+    def _around_menu(self, on_notify, wparam, lparam):
+        self._showing += 1
+        try:
+            return on_notify(wparam, lparam)
+        finally:
+            self._showing -= 1
+            self._run(0, 0)
+
     def _run(self, _wparam, _lparam) -> int:
-        while self._calls:
+        while self._calls and not self._showing:
             self._calls.popleft()()
         return 0
 
