@@ -14,6 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from conftest import BROWSERS, need, need_program, run_cli, sim_account, sim_role
+from desktop import wait_for
 from tray.core import console
 from tray.core.config import AwsConfig
 from tray.core.credentials import RoleCredentials
@@ -54,7 +55,8 @@ def test_link_opened_in_chromium_lands_on_the_console_as_the_role(signed_in, hom
     result = run_cli("console", "dev-admin", timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout == ""
-    text = page_text.read_text()
+    # sso-tray is done once the browser has fetched the link; the browser goes on to the console by itself.
+    text = wait_for(lambda: page_text.exists() and page_text.read_text(), timeout=60, what="the console page")
     assert "AWS Management Console" in text
     assert sim_account(signed_in, 0) in text and sim_role(signed_in, 0) in text
     assert "eu-west-1" in text  # dev-admin's region picks the console's

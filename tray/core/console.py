@@ -116,17 +116,27 @@ def open_url(url: str, timeout: float = OPEN_TIMEOUT) -> None:
     link is a credential, so the browser gets a one-time loopback address instead, which answers with a
     redirect to the link once and then closes. Returns once the browser has fetched it; AwsError when no
     browser opens or none comes within `timeout` seconds."""
+    import threading
+    import time
     import webbrowser
 
     with _OneTimeRedirect(url) as redirect:
-        try:
-            opened = webbrowser.open(redirect.address, new=2)
-        except Exception:  # noqa: BLE001 - a broken $BROWSER is reported below
-            opened = False
-        if not opened:
-            raise AwsError("no web browser could be opened (set $BROWSER, or use `sso-tray console PROFILE --print`)")
-        if not redirect.served.wait(timeout):
-            raise AwsError(f"the browser did not open the console link within {timeout:.0f} s")
+        outcome: list[bool] = []
+
+        def start_browser() -> None:
+            try:
+                outcome.append(bool(webbrowser.open(redirect.address, new=2)))
+            except Exception:  # noqa: BLE001 - a broken $BROWSER is reported below
+                outcome.append(False)
+
+        # On its own thread: with $BROWSER, webbrowser waits for the program, which may run until it is closed.
+        threading.Thread(target=start_browser, daemon=True, name="open-console").start()
+        deadline = time.monotonic() + timeout
+        while not redirect.served.wait(0.1):
+            if outcome and not outcome[0]:
+                raise AwsError("no web browser could be opened (set $BROWSER, or use `sso-tray console PROFILE --print`)")
+            if time.monotonic() > deadline:
+                raise AwsError(f"the browser did not open the console link within {timeout:.0f} s")
 
 
 class _OneTimeRedirect:
