@@ -271,3 +271,36 @@ def test_server_warns_when_a_default_profile_would_win(signed_in, home):
     shadowed = run_cli("exec", "dev-admin", "--server", "--", sys.executable, "-c", code)
     assert shadowed.stdout.strip() == "shared-credentials-file"  # what the warning is about
     assert shadowed.returncode == 0 and "warning: the [default] profile" in shadowed.stderr
+
+
+def test_server_hands_out_the_last_credentials_while_the_session_cannot_give_better():
+    from datetime import datetime, timedelta, timezone
+
+    from tray.core.credentials import RoleCredentials
+    from tray.core.errors import NotSignedIn
+    from tray.core.execrun import CredentialServer
+
+    now = [datetime.now(timezone.utc)]
+    last = RoleCredentials("ASIALAST", "secret", "token", now[0] + timedelta(minutes=12))
+    given = iter([last])
+
+    def credentials():
+        for creds in given:
+            return creds
+        raise NotSignedIn("the session has expired: run sso-tray login")
+
+    def fetch(server) -> tuple[int, dict]:
+        request = urllib.request.Request(server.url, headers={"Authorization": server.token})
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read())
+
+    with CredentialServer(credentials, clock=lambda: now[0]) as server:
+        assert fetch(server) == (200, {"AccessKeyId": "ASIALAST", "SecretAccessKey": "secret", "Token": "token",
+                                       "Expiration": last.expiration.strftime("%Y-%m-%dT%H:%M:%SZ")})
+        assert fetch(server)[1]["AccessKeyId"] == "ASIALAST"  # signed out now: still the best there is
+        now[0] += timedelta(minutes=13)
+        status, body = fetch(server)
+        assert status == 503 and body == {"message": "the session has expired: run sso-tray login"}
