@@ -66,7 +66,9 @@ def _new_session():
         def list_available_services(self, type_name: str) -> list[str]:
             return list(SERVICES)
 
-    session = botocore.session.get_session()
+    # AWS_PROFILE names the person's profile for their own tools, not the session sso-tray calls the portal
+    # with: ignored here, so a profile that does not exist cannot fail an export ("ProfileNotFound")
+    session = botocore.session.Session(session_vars={"profile": (None, None, None, None)})
     search_paths = session.get_component("data_loader").search_paths
     session.register_component("data_loader", Services(extra_search_paths=list(search_paths), include_default_search_paths=False))
     return session

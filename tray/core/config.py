@@ -64,7 +64,7 @@ class AwsConfig:
         if not path.is_file():
             raise ConfigError(
                 f"{path}: no AWS config file; add an [sso-session NAME] section with sso_start_url and sso_region"
-                " (or run `aws configure sso`)"
+                " (or run `sso-tray configure --start-url URL --region REGION`)"
             )
         from botocore.configloader import load_config
         from botocore.exceptions import ConfigParseError
