@@ -35,6 +35,8 @@ ORDER = ("icon", "title", "menu", "labels", "visible")  # the order a flush appl
 
 
 class Surface:
+    """What the tray shows, changed from any thread and applied on the backend's UI thread."""
+
     def __init__(self, icon, backend: str | None, platform: str | None = None):
         self.icon = icon
         self.kind = _kind(backend, platform or sys.platform)
@@ -101,16 +103,10 @@ class Surface:
                 continue
             value = changes[key]
             try:
-                if key == "icon":
-                    icon.icon = value
-                elif key == "title":
-                    icon.title = value
-                elif key == "menu":
-                    icon.menu = value
-                elif key == "labels":
+                if key == "labels":
                     self._relabel(*value)
                 else:
-                    icon.visible = value
+                    setattr(icon, key, value)  # pystray's own setter: icon, title, menu, visible
             except Exception:  # one failed change must not stop the others, nor the loop
                 log.exception("the tray's %s could not be updated", key)
 
