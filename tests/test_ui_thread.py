@@ -455,3 +455,34 @@ def test_no_code_but_the_surface_sets_what_the_icon_shows():
              for n, line in enumerate(path.read_text().splitlines(), 1) if setter.search(line)]
     assert found == []
     assert all(setter.search(line) for line in ("        self.icon.menu = menu", "icon.visible = True", "setattr(self.icon, key, value)"))
+
+
+@pytest.mark.portable
+def test_on_macos_and_windows_notifications_are_shown_on_the_ui_thread(monkeypatch):
+    """pystray's notify touches the platform (NSUserNotification, the icon window's balloon) like a setter
+    does; the engine notifies from its own thread, so the notifier goes through the Surface too."""
+    import types
+
+    from tray.ui.notify import PystrayNotifier
+
+    loop = MessageLoop("main")
+    helper = types.SimpleNamespace(callAfter=lambda fn, *args: loop.posted.put(lambda: fn(*args)))
+    monkeypatch.setitem(sys.modules, "PyObjCTools", types.SimpleNamespace(AppHelper=helper))
+    monkeypatch.setitem(sys.modules, "PyObjCTools.AppHelper", helper)
+    from tray.ui.surface import Surface
+
+    shown = []
+
+    class Icon:
+        def notify(self, message, title=None):
+            shown.append((title, message, threading.current_thread().name))
+
+    icon = Icon()
+    surface = Surface(icon, None, platform="darwin")
+    surface.start()
+    notifier = PystrayNotifier(icon, surface.call)
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(lambda i: notifier.notify(f"AWS session s{i} expires in 5m", "Sign in again", {}, None), range(8)))
+    loop.drain()
+    loop.stop()
+    assert len(shown) == 8 and {thread for _, _, thread in shown} == {"main"}

@@ -186,7 +186,7 @@ class TrayApp:
         from tray.ui.notify import DBusNotifier, NullNotifier, PystrayNotifier
 
         if not sys.platform.startswith("linux"):
-            return PystrayNotifier(self.icon)
+            return PystrayNotifier(self.icon, self.surface.call)
         if not bus:
             notifier = NullNotifier()
             notifier.reason = "no D-Bus session bus"

@@ -121,12 +121,17 @@ class PystrayNotifier:
     available = True
     reason = ""
 
-    def __init__(self, icon):
+    def __init__(self, icon, on_ui_thread=lambda fn: fn()):
         self.icon = icon
+        self._on_ui_thread = on_ui_thread  # pystray's notify touches the platform too: AppKit, the icon's window
 
     def notify(self, title, body, actions, on_action) -> None:
         title, body = notification_text(title, body)
-        try:
-            self.icon.notify(body, title)
-        except Exception:
-            log.warning("notification failed", exc_info=True)
+
+        def show():
+            try:
+                self.icon.notify(body, title)
+            except Exception:
+                log.warning("notification failed", exc_info=True)
+
+        self._on_ui_thread(show)
