@@ -14,6 +14,7 @@ import stat
 import sys
 import time
 import urllib.request
+import webbrowser
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -75,7 +76,7 @@ def running(sso_env, home):
 def request(server, method: str, path: str, *, host: str | None = None, cookie: str | None = None,
             origin: str | None = None, body: dict | bytes | None = None, content_type: str = "application/json"):
     """One raw HTTP request: (status, headers, body text)."""
-    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=45)
     headers = {"Host": host or f"127.0.0.1:{server.port}"}
     if cookie:
         headers["Cookie"] = cookie
@@ -233,6 +234,34 @@ def test_no_secret_ever_reaches_the_page_or_the_log(running, home, capfd):
     assert next(r for r in state["roles"] if r["profile"] == "dev-read")["pinned"] is True
     out, err = capfd.readouterr()
     assert server.secret not in out + err and server.cookie_value not in out + err
+
+
+def test_console_opens_in_the_browser_and_its_link_never_reaches_the_page(running, sso_env, tmp_path, monkeypatch):
+    engine, server = running
+    seen = tmp_path / "opened"
+    script = tmp_path / "browser.py"  # a $BROWSER that opens the tray's one-time address and keeps where it leads
+    script.write_text(
+        "import sys, urllib.error, urllib.request\n"
+        "class Stop(urllib.request.HTTPRedirectHandler):\n"
+        "    def redirect_request(self, *args): return None\n"
+        "try:\n"
+        "    urllib.request.build_opener(Stop).open(sys.argv[1], timeout=30)\n"
+        "except urllib.error.HTTPError as e:\n"
+        f"    open({str(seen)!r}, 'w').write(e.headers['Location'])\n")
+    monkeypatch.setenv("BROWSER", f"{sys.executable} {script} %s")
+    # webbrowser reads $BROWSER once per process: make it read this one, and the next test's its own
+    monkeypatch.setattr(webbrowser, "_tryorder", None)
+    monkeypatch.setattr(webbrowser, "_browsers", {})
+    monkeypatch.setenv("SSO_TRAY_FEDERATION_URL", sso_env.url + "/federation")
+    cookie = login_cookie(server)
+    status, _h, body = request(server, "POST", "/api/action", cookie=cookie, origin=server.origin,
+                               body={"action": "console", "profile": "dev-admin"})
+    assert status == 200, body
+    assert json.loads(body)["message"] == "Opened the AWS console as dev-admin."
+    link = urlsplit(seen.read_text())
+    token = parse_qs(link.query)["SigninToken"][0]
+    assert link.path == "/federation" and parse_qs(link.query)["Action"] == ["login"]
+    assert token not in body and token not in request(server, "GET", "/api/state", cookie=cookie)[2]
 
 
 def test_actions_check_what_they_are_given(running):

@@ -23,7 +23,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 import secrets
+import sys
 import threading
 import time
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -36,6 +38,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 from tray.core.errors import TrayError
 from tray.core.exports import FORMATS
 from tray.ui.finder.model import page_data
+
+log = logging.getLogger(__name__)
 
 STATIC = {  # path → (file in the package, content type)
     "/": ("index.html", "text/html; charset=utf-8"),
@@ -78,8 +82,7 @@ class FinderServer:
 
     def start(self) -> "FinderServer":
         handler = type("Handler", (_Handler,), {"finder": self})
-        self._httpd = ThreadingHTTPServer((self.host, 0), handler)
-        self._httpd.daemon_threads = True
+        self._httpd = _Server((self.host, 0), handler)
         self.port = self._httpd.server_address[1]
         self._thread = threading.Thread(target=self._httpd.serve_forever, name="finder", daemon=True)
         self._thread.start()
@@ -185,6 +188,16 @@ class FinderServer:
         self.engine.reload()
         self.engine.sign_in(name)  # applied after the reload, so the new session is known by then
         return 200, {"message": f"Saved [sso-session {name}]; signing in in your browser…", "session": name}
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        """A browser tab closed mid-answer is nothing to report; anything else goes to the log, not to
+        stderr as socketserver would print it."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            log.exception("the finder page failed to answer a request")
 
 
 class _Handler(BaseHTTPRequestHandler):
