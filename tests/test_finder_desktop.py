@@ -83,10 +83,22 @@ def test_set_up_from_an_empty_home_to_a_signed_in_tray(desktop, simulator, chrom
         wait_js(page, "document.getElementById('message').textContent === 'Signed in to example.'")
         shot(page, "setup-done.png")
 
+        # "Find a role…" opens the page (a new tab, a new one-time ticket: the first one is spent)
+        tray.click("Find a role…")
+        urls = wait_for(lambda: (lambda u: u if len(u) == 2 else None)(opened.read_text().split()), 20, 0.1, "a second page")
+        assert set(parse_qs(urlsplit(urls[1]).query)) == {"ticket"}
+        again = open_page(chromium, url)
+        assert again.inner_text("body").strip() == "forbidden"
+        found_page = open_page(chromium, urls[1])
+        wait_js(found_page, "document.querySelectorAll('#roles li').length > 0", 20)
+        assert not found_page.is_visible("#setup")
+
         # `sso-tray find` reaches this tray's page through its channel file
-        found = run_cli("find", "anything", "--print-url", env=desktop.env)
+        found = run_cli("find", "staging", "--print-url", env=desktop.env)
         assert found.returncode == 0, found.stderr
         assert urlsplit(found.stdout.strip()).netloc == urlsplit(url).netloc
+        by_find = open_page(chromium, found.stdout.strip())
+        assert by_find.input_value("#search") == "staging"
         for secret in (secret, parse_qs(urlsplit(url).query)["ticket"][0]):
             assert secret not in tray.stderr and secret not in tray.stdout  # never logged
         assert "Traceback" not in tray.stderr
