@@ -139,13 +139,23 @@ function rowFor(index) {
   row.querySelector(".account-id").textContent = r.account_id === r.account_name ? "" : r.account_id;
   row.querySelector(".role-name").textContent = r.role_name;
   row.querySelector(".profile").textContent = r.configured || "";
-  row.querySelector('[data-action="pin"]').setAttribute("aria-pressed", String(r.pinned));
-  const fav = row.querySelector('[data-action="favourite"]');
-  fav.setAttribute("aria-pressed", String(r.favourite));
-  fav.textContent = r.favourite ? "★" : "☆";
-  if (!model.console) row.querySelector('[data-action="console"]').remove();
+  row.querySelector(".marks").textContent = [r.favourite ? "★" : "", r.pinned ? "kept fresh" : ""].join(" ").trim();
   rowCache.set(index, row);
   return row;
+}
+
+const actionBar = $("actions"); // kept by reference: it leaves the document with the rows it sits in
+
+function placeActions(row) {
+  const bar = actionBar;
+  if (!row) return;
+  const r = model.roles[Number(row.dataset.index)];
+  bar.querySelector('[data-action="pin"]').setAttribute("aria-pressed", String(r.pinned));
+  const fav = bar.querySelector('[data-action="favourite"]');
+  fav.setAttribute("aria-pressed", String(r.favourite));
+  fav.textContent = r.favourite ? "★" : "☆";
+  bar.querySelector('[data-action="console"]').hidden = !model.console;
+  if (bar.parentElement !== row) row.append(bar);
 }
 
 function select(position, scroll = true) {
@@ -157,6 +167,7 @@ function select(position, scroll = true) {
   selected = Math.max(0, Math.min(position, rows.length - 1));
   const row = rows[selected];
   row.setAttribute("aria-selected", "true");
+  placeActions(row);
   $("search").setAttribute("aria-activedescendant", row.id);
   if (scroll) row.scrollIntoView({ block: "nearest" });
 }
@@ -261,6 +272,8 @@ function start() {
   $("search").addEventListener("input", () => { selected = 0; search(); });
   $("search").addEventListener("keydown", onKey);
   $("roles").addEventListener("click", onRolesClick);
+  $("roles").addEventListener("mouseover", (event) => placeActions(event.target.closest("li[data-index]")));
+  $("roles").addEventListener("mouseleave", () => placeActions($("roles").children[selected]));
   $("formats").addEventListener("click", (event) => {
     const item = event.target.closest("button[data-format]");
     if (item && formatsFor) act({ action: "copy", profile: formatsFor.profile, format: item.dataset.format });
