@@ -25,7 +25,7 @@ def session_line(session, now) -> str:
     return STATUS_WORDS.get(session.state, session.state)
 
 
-def page_data(state: State, console: bool) -> dict:
+def page_data(state: State) -> dict:
     """The page's whole model: sessions, every role once, the formats, the last action's outcome.
 
     A role's `profile` is what the tray's actions take; `configured` is the AWS config's profile name
@@ -61,7 +61,6 @@ def page_data(state: State, console: bool) -> dict:
         "roles": roles,
         "formats": list(FORMATS),
         "default_format": state.default_format,
-        "console": console,
         "problem": state.problem,
         "message": state.message,
     }

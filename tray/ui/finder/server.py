@@ -100,7 +100,7 @@ class FinderServer:
 
     @property
     def cookie_name(self) -> str:
-        # cookies ignore the port: one name per tray, so two users' trays on one machine never mix
+        # cookies ignore the port: a name per port keeps apart the cookies of trays a browser has seen
         return f"sso_tray_finder_{self.port}"
 
     def ticket_url(self, **query: str | None) -> str:
@@ -127,7 +127,7 @@ class FinderServer:
         state = self.engine.state
         cached = self._data
         if cached is None or cached[0] is not state:
-            body = json.dumps(page_data(state, console=hasattr(self.engine, "open_console"))).encode()
+            body = json.dumps(page_data(state)).encode()
             cached = self._data = (state, body, '"%s"' % hashlib.sha1(body).hexdigest())
         return cached[1], cached[2]
 
@@ -166,7 +166,7 @@ class FinderServer:
             future = self.engine.toggle_pinned(profile)
         elif action == "favourite":
             future = self.engine.toggle_favourite(profile)
-        elif action == "console" and hasattr(self.engine, "open_console"):
+        elif action == "console":
             future = self.engine.open_console(profile)
         else:
             return 400, {"error": "no such action"}

@@ -6,7 +6,7 @@ const PAGE_ROWS = 30; // rows drawn at a time: more are added as the list is scr
 const POLL_MS = 2000;
 
 const $ = (id) => document.getElementById(id);
-let model = { sessions: [], roles: [], formats: [], default_format: "bash", console: false };
+let model = { sessions: [], roles: [], formats: [], default_format: "bash" };
 let lastTag = ""; // the ETag of the model shown: the tray answers 304 while it is unchanged
 let haystacks = []; // lowercase "account name, id, role, profile" per role, built once per model
 let matches = []; // indexes into model.roles
@@ -154,7 +154,6 @@ function placeActions(row) {
   const fav = bar.querySelector('[data-action="favourite"]');
   fav.setAttribute("aria-pressed", String(r.favourite));
   fav.textContent = r.favourite ? "★" : "☆";
-  bar.querySelector('[data-action="console"]').hidden = !model.console;
   if (bar.parentElement !== row) row.append(bar);
 }
 
