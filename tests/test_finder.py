@@ -185,6 +185,10 @@ def test_a_post_from_a_foreign_origin_is_refused_and_nothing_is_done(running, ho
                                          body={"action": "favourite", "profile": "dev-admin"})
         assert status == 403, origin
         check_headers(headers)
+    config = (home / ".aws" / "config").read_text()
+    status, _h, _b = request(server, "POST", "/api/setup", cookie=cookie, origin="http://evil.example",
+                             body={"start_url": "https://evil.awsapps.com/start", "region": "us-east-1"})
+    assert status == 403 and (home / ".aws" / "config").read_text() == config
     # a form post (text/plain, no preflight) from our own origin is refused too
     status, _h, _b = request(server, "POST", "/api/action", cookie=cookie, origin=server.origin,
                              body=b'{"action": "favourite", "profile": "dev-admin"}', content_type="text/plain")

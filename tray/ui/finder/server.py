@@ -180,7 +180,7 @@ class FinderServer:
         """Write an [sso-session] from the form, then load it and sign in to it."""
         from tray.core import configwrite
 
-        fields = {k: (body.get(k) or "").strip() for k in ("start_url", "region", "name")}
+        fields = {k: str(body.get(k) or "").strip() for k in ("start_url", "region", "name")}
         try:
             name = configwrite.write_sso_session(fields["start_url"], fields["region"], fields["name"] or None)
         except TrayError as e:
