@@ -621,28 +621,3 @@ def test_each_keystroke_is_answered_well_under_50_ms_with_5000_roles(sso_env, ch
     finally:
         engine.stop()
 
-
-# --- shipped ---------------------------------------------------------------------------------------------
-
-
-@pytest.mark.slow
-@pytest.mark.timeout(600)
-def test_the_wheel_ships_the_page(tmp_path):
-    """The page's files are package data: a wheel built as users build it carries them (pyproject.toml)."""
-    import zipfile
-
-    from test_packaging import copy_source, real_pip_cache
-
-    env = {**os.environ, **real_pip_cache()}
-    env.pop("PYTHONPATH", None)
-    source = copy_source(tmp_path / "source")
-    wheels = tmp_path / "wheels"
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(wheels), str(source)],
-                   check=True, env=env, cwd=tmp_path, timeout=300, capture_output=True)
-    (wheel,) = wheels.glob("sso_tray-*.whl")
-    with zipfile.ZipFile(wheel) as z:
-        shipped = {n: z.read(n) for n in z.namelist() if n.startswith("tray/ui/finder/static/")}
-    page = source / "tray" / "ui" / "finder" / "static"
-    assert shipped == {f"tray/ui/finder/static/{p.name}": p.read_bytes() for p in page.iterdir()}
-    assert set(shipped) == {"tray/ui/finder/static/index.html", "tray/ui/finder/static/finder.css",
-                            "tray/ui/finder/static/finder.js"}
