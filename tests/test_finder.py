@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
 import re
 import stat
 import subprocess
@@ -21,12 +20,11 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from conftest import BROWSERS, ROOT, need_program, run_cli, sim_accounts, write_config
+from conftest import BROWSERS, ROOT, need_program, run_cli, sim_accounts
 from tray.core.engine import Engine
 from tray.ui import finder
 
 NAMES = ["payments-prod", "payments-dev", "search-prod", "search-dev", "ledger-prod", "identity-shared"]
-DOCS_SHOTS = ROOT / "docs" / "screenshots"
 
 
 # --- a signed-in engine and its finder -------------------------------------------------------------------
