@@ -60,6 +60,7 @@ def running(sso_env, home):
     sso_env.options.accounts = len(NAMES)
     sso_env.options.roles_per_account = 2
     sign_in_to()
+    # no clipboard clearing: its helper process would outlive the test by 90 s
     (home / ".config" / "sso-tray").mkdir(parents=True)
     (home / ".config" / "sso-tray" / "settings.json").write_text(json.dumps({"clear_clipboard_after": 0}))
     engine = Engine()
