@@ -281,6 +281,20 @@ def test_actions_check_what_they_are_given(running):
     assert status == 400
 
 
+def test_an_action_that_fails_is_said_as_a_failure(running, sso_env):
+    """The page tells a failure from a success: the engine flags the outcome it reports."""
+    engine, server = running
+    cookie = login_cookie(server)
+    sso_env.revoke_all_tokens()  # the session no longer works: no credentials can be had
+    status, _h, text = request(server, "POST", "/api/action", cookie=cookie, origin=server.origin,
+                               body={"action": "copy", "profile": "dev-admin"})
+    answer = json.loads(text)
+    assert status == 200 and answer["failed"] is True, answer
+    assert engine.state.message_failed and engine.state.message == answer["message"]
+    status, _h, text = request(server, "GET", "/api/state", cookie=cookie)
+    assert json.loads(text)["message_failed"] is True
+
+
 def test_the_page_data_names_configured_profiles_beside_their_roles(running, sso_env):
     engine, server = running
     cookie = login_cookie(server)

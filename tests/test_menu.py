@@ -279,3 +279,16 @@ def test_signature_tells_relabelling_from_rebuilding():
         assert menu.signature(changed, build(changed, Recorder()))[0] != structure, change
     signed_out = State(NOW, (session(SIGNED_OUT, accts=accounts(2)),))
     assert menu.signature(signed_out, build(signed_out, Recorder()))[0] != structure  # Sign out disappears
+
+
+def test_the_last_outcome_is_marked_when_it_failed():
+    from datetime import datetime, timezone
+
+    from tray.core.state import State
+    from tray.ui.menu import build
+
+    now = datetime.now(timezone.utc)
+    ok = [i.text for i in build(State(now=now, message="Copied bash export lines for x."), Recorder())]
+    failed = [i.text for i in build(State(now=now, message="cannot reach Identity Center", message_failed=True), Recorder())]
+    assert "Copied bash export lines for x." in ok
+    assert "⚠ cannot reach Identity Center" in failed

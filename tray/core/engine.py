@@ -137,7 +137,8 @@ class Engine:
         self._pin_retry: dict[str, datetime] = {}  # a pinned profile whose rewrite failed: not before then
         self._files: dict[str, object] = {}  # config and settings: what they looked like when read
         self._last_clock: tuple[datetime, float] | None = None
-        self.message: str | None = None
+        self.message: str | None = None  # the last action's outcome, shown in the menu and on the finder page
+        self.message_failed = False
         self.autostart = False
         self._state = State(now=clock())
         self._shown: State | None = None
@@ -268,6 +269,7 @@ class Engine:
             autostart=self.autostart,
             problem=self.config_problem or self.settings_problem,
             message=self.message,
+            message_failed=self.message_failed,
         )
 
     def _session_view(self, s: _Session, now: datetime) -> SessionView:
@@ -549,14 +551,17 @@ class Engine:
 
     # --- actions (each returns a Future; failures become problems, never exceptions) ------------
 
+    def _tell(self, message: str, failed: bool = False) -> None:
+        self.message, self.message_failed = message, failed
+
     def _fail(self, message: str, notify: bool = True) -> None:
-        self.message = message
+        self._tell(message, failed=True)
         if notify and self.settings.notifications:
             self.notifier.notify("sso-tray", message, {}, lambda _a: None)
 
     def _say(self, message: str) -> Future:
         def say():
-            self.message = message
+            self._tell(message)
         return self._post(say)
 
     def _submit(self, fn, *args) -> Future:
@@ -605,7 +610,7 @@ class Engine:
             self._schedule_tick()
             _raise(error)
         s.lifetime, s.error, s.failures, s.refused = lifetime, False, 0, None
-        self.message = f"Signed in to {name}."
+        self._tell(f"Signed in to {name}.")
         self._schedule_session(name)
         self._schedule_tick()
 
@@ -633,7 +638,7 @@ class Engine:
                 self._schedule_session(name)
                 self._schedule_tick()
             _raise(error)
-            self.message = f"Signed out of {name}."
+            self._tell(f"Signed out of {name}.")
 
         return self._work(lambda: logout(session), signed_out)
 
@@ -725,7 +730,7 @@ class Engine:
             creds, message = outcome
             self._creds[profile] = creds
             self._remember(profile)
-            self.message = message
+            self._tell(message)
             if on_done is not None:
                 on_done()
 
@@ -793,7 +798,7 @@ class Engine:
                 title = f"{profile} can no longer be kept fresh"
                 if self.settings.notifications:
                     self.notifier.notify(title, str(error), {"sign-in": "Sign in again"}, lambda _a: self.sign_in(name))
-                self.message = f"{title}: {error}"
+                self._tell(f"{title}: {error}", failed=True)
             self._schedule_session(name)
 
         def written() -> None:
@@ -835,7 +840,7 @@ class Engine:
         """The person changed a setting: save (a malformed file is kept beside it, by Settings.save)."""
         kept = self.settings.save()
         if kept is not None:
-            self.message = f"The settings file could not be read; it was kept as {kept}."
+            self._tell(f"The settings file could not be read; it was kept as {kept}.")
         self.settings_problem = None
         self._files["settings"] = _signature(settings_path())
 

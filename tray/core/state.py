@@ -74,6 +74,7 @@ class State:
     autostart: bool = False
     problem: str | None = None  # a problem not tied to one session (bad config, bad settings)
     message: str | None = None  # the last action's outcome, e.g. "Copied … (bash)"
+    message_failed: bool = False  # that outcome is a failure
 
     @property
     def icon_session(self) -> SessionView | None:

@@ -321,7 +321,7 @@ def build(state: State, actions: Actions) -> tuple[Item, ...]:
     items.append(SEPARATOR)
     items.append(_settings(state, actions))
     if state.message:
-        items.append(Item(_clip(state.message), enabled=False))
+        items.append(Item(_clip(("⚠ " if state.message_failed else "") + state.message), enabled=False))
     items.append(Item("Quit", actions.quit))
     return tuple(items)
 

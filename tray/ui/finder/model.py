@@ -63,4 +63,5 @@ def page_data(state: State) -> dict:
         "default_format": state.default_format,
         "problem": state.problem,
         "message": state.message,
+        "message_failed": state.message_failed,
     }

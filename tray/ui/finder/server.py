@@ -174,7 +174,8 @@ class FinderServer:
             future.result(ACTION_WAIT)
         except FutureTimeout:
             return 202, {"message": "Still working…"}
-        return 200, {"message": self.engine.state.message}
+        state = self.engine.state
+        return 200, {"message": state.message, "failed": state.message_failed}
 
     def setup(self, body: dict) -> tuple[int, dict]:
         """Write an [sso-session] from the form, then load it and sign in to it."""

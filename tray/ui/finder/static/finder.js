@@ -50,7 +50,7 @@ async function load() {
   lastTag = response.headers.get("ETag") || "";
   model = await response.json();
   rowCache = new Map();
-  if (lastMessage !== undefined && model.message && model.message !== lastMessage) say(model.message);
+  if (lastMessage !== undefined && model.message && model.message !== lastMessage) say(model.message, model.message_failed);
   lastMessage = model.message;
   haystacks = model.roles.map((r) =>
     [r.account_name, r.account_id, r.role_name, r.configured || ""].join(" ").toLowerCase());
@@ -179,7 +179,7 @@ function roleAt(position) {
 async function act(body) {
   say("…");
   const { ok, answer } = await post("/api/action", body);
-  say(ok ? answer.message : answer.error, !ok);
+  say(ok ? answer.message : answer.error, !ok || answer.failed);
   load();
 }
 
