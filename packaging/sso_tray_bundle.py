@@ -36,6 +36,16 @@ COMMON_HIDDEN_IMPORTS = [
     "tray.ui.app",
     "tray.simulator",
 ]
+# Folders of non-Python files the bundle must carry, as pyproject's package data ships them in the wheel
+# (the finder page's HTML, CSS and JavaScript).
+PACKAGE_DATA = ["tray/ui/finder/static"]
+
+
+def package_datas() -> list[tuple[str, str]]:
+    """(file, folder in the bundle) for each, as PyInstaller's `datas` takes them."""
+    return [(str(f), folder) for folder in PACKAGE_DATA for f in sorted((ROOT / folder).iterdir()) if f.is_file()]
+
+
 EXCLUDES = [
     "tkinter", "_tkinter",
     # urllib3's optional pyOpenSSL adapter, which botocore tries and does without: it would pull in

@@ -156,6 +156,9 @@ def test_linux_spec(tmp_path):
         assert module in hidden
     assert analysis.kwargs["hooksconfig"]["gi"]["module-versions"] == {"Gtk": "3.0"}
     assert "cryptography" in analysis.kwargs["excludes"]
+    # the finder page's files go where the package looks for them
+    assert sorted((Path(f).name, to) for f, to in analysis.kwargs["datas"]) == [
+        (name, "tray/ui/finder/static") for name in ("finder.css", "finder.js", "index.html")]
     # botocore keeps its top-level data and the services sso-tray calls
     assert [d[0] for d in analysis.datas] == [
         "botocore/data/endpoints.json",
@@ -254,6 +257,9 @@ def test_wheel_in_a_fresh_venv_runs_and_finds_its_icons(sso_env, tmp_path, recor
     modules = {p.relative_to(source).as_posix() for p in (source / "tray").rglob("*.py")}
     assert modules <= names, sorted(modules - names)
     assert not any(n.startswith(("tests/", "packaging/")) for n in names)
+    # and the finder page's own files
+    page = {p.relative_to(source).as_posix() for p in (source / "tray" / "ui" / "finder" / "static").iterdir()}
+    assert page and page <= names, sorted(page - names)
 
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
@@ -329,6 +335,9 @@ def test_linux_bundle_runs_the_commands_and_the_tray(sso_env, home, tmp_path, re
     result = run("export", "dev-admin")
     assert result.returncode == 0, result.stderr
     assert "export AWS_ACCESS_KEY_ID=" in result.stdout and "export AWS_REGION=" in result.stdout
+
+    # the finder page's files
+    assert {p.name for p in bundle.rglob("tray/ui/finder/static/*")} >= {"index.html", "finder.css", "finder.js"}
 
     # desktop integration inside the bundle
     validate_desktop_file(bundle / "share" / "applications" / "sso-tray.desktop")
