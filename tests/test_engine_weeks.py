@@ -62,6 +62,15 @@ def make_engine(sso_env, home):
         e.stop()
 
 
+def signed_in(make_engine, sso_env):
+    """(engine, clock): signed in by `sso-tray login` in a terminal, then the engine started."""
+    assert run_cli("login", "--sso-session", "dev").returncode == 0
+    clock = FakeClock(sso_env)
+    engine = make_engine(clock)
+    engine.load()
+    return engine, clock
+
+
 def settle(engine):
     """The engine looks at the files and the clock, and finishes what that started."""
     engine.check()
@@ -136,10 +145,7 @@ def test_a_token_written_in_place_by_botocore_is_read_whole(make_engine, sso_env
     """botocore's JSONFileCache writes the cache file in place, as `aws sso login` does."""
     from botocore.utils import JSONFileCache
 
-    assert run_cli("login", "--sso-session", "dev").returncode == 0
-    clock = FakeClock(sso_env)
-    engine = make_engine(clock)
-    engine.load()
+    engine, clock = signed_in(make_engine, sso_env)
     body = json.loads(token_path(home).read_text())
     body["expiresAt"] = (clock() + timedelta(hours=3)).strftime("%Y-%m-%dT%H:%M:%SZ")
     JSONFileCache(str(token_path(home).parent))[token_path(home).stem] = body
@@ -152,10 +158,7 @@ def test_a_token_written_in_place_by_botocore_is_read_whole(make_engine, sso_env
 
 
 def test_a_sleep_past_expiry_renews_and_looks_after_the_session_again(make_engine, sso_env, home):
-    assert run_cli("login", "--sso-session", "dev").returncode == 0
-    clock = FakeClock(sso_env)
-    engine = make_engine(clock)
-    engine.load()
+    engine, clock = signed_in(make_engine, sso_env)
     expires = engine.state.sessions[0].expires_at
     clock.advance(hours=9)  # asleep past the expiry
     settle(engine)
@@ -183,10 +186,7 @@ def test_an_expired_but_renewable_token_is_renewed_at_start(make_engine, sso_env
 
 def test_renewal_uses_the_newest_refresh_token_in_the_file(make_engine, sso_env, home):
     sso_env.options.rotate_refresh_tokens = True
-    assert run_cli("login", "--sso-session", "dev").returncode == 0
-    clock = FakeClock(sso_env)
-    engine = make_engine(clock)
-    engine.load()
+    engine, clock = signed_in(make_engine, sso_env)
     session = AwsConfig.load().session("dev")
     # another program renews first: the refresh token the tray read at start no longer works
     renew(session, clock(), window=timedelta(days=1))
@@ -199,10 +199,7 @@ def test_renewal_uses_the_newest_refresh_token_in_the_file(make_engine, sso_env,
 
 
 def test_a_token_renewed_elsewhere_is_adopted_not_renewed_again(make_engine, sso_env, home):
-    assert run_cli("login", "--sso-session", "dev").returncode == 0
-    clock = FakeClock(sso_env)
-    engine = make_engine(clock)
-    engine.load()
+    engine, clock = signed_in(make_engine, sso_env)
     clock.advance(hours=7, minutes=20)
     renew(AwsConfig.load().session("dev"), clock(), window=timedelta(days=1))
     calls = sso_env.calls()["CreateToken"]
@@ -287,10 +284,7 @@ def test_a_week_of_sleeps_renewals_outages_and_edits(make_engine, sso_env, home,
     sso_env.options.session_lifetime = 2 * 86400  # sign-ins end within the week
     config_path = home / ".aws" / "config"
     base_config = config_path.read_text()
-    assert run_cli("login", "--sso-session", "dev").returncode == 0
-    clock = FakeClock(sso_env)
-    engine = make_engine(clock)
-    engine.load()
+    engine, clock = signed_in(make_engine, sso_env)
     rng = random.Random(int(os.environ.get("SOAK_SEED", "20261130")))
     end = clock() + timedelta(days=7)
     session = lambda: AwsConfig.load().session("dev")  # noqa: E731
