@@ -331,7 +331,7 @@ def cmd_find(args) -> int:
 
     url = channel.page_url(args.text)
     if args.print_url:
-        print(url)  # asked for: the URL carries the page's secret, like `console --print`
+        print(url)  # asked for: a one-time ticket to the page, like `console --print`
     else:
         open_in_browser(url)
     return 0
