@@ -25,7 +25,7 @@ import queue
 import random
 import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Callable, Protocol
@@ -335,7 +335,10 @@ class Engine:
     def stop(self) -> None:
         self.scheduler.stop()
         if threading.current_thread() is not self._thread:
-            self._post(self._cancel_all).result(timeout=5)
+            try:
+                self._post(self._cancel_all).result(timeout=5)
+            except FutureTimeout:  # the engine thread is stuck: Quit still quits
+                log.error("the engine did not answer within 5 s; quitting without cancelling sign-ins")
         self._stopped = True
         self._events.put(_STOP)
         self._pool.shutdown(wait=False, cancel_futures=True)
