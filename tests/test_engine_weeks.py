@@ -370,3 +370,25 @@ def json_time(text):
     from tray.core.credentials import parse_time
 
     return parse_time(text)
+
+
+def test_cancelling_a_sign_in_is_quiet_and_frees_the_session(make_engine, sso_env, home):
+    sso_env.options.auto_approve = False  # nobody clicks Allow: the sign-in waits for the browser
+    engine = make_engine(FakeClock(sso_env))
+    engine.load()
+    started = threading.Event()
+    engine.subscribe(lambda state: state.sessions and state.sessions[0].state == "signing_in" and started.set())
+    done = engine.sign_in("dev")
+    assert started.wait(30)
+    engine.cancel_sign_in("dev")
+    done.result(timeout=5)
+    s = engine.state.sessions[0]
+    assert s.state == SIGNED_OUT and s.problem is None
+    assert engine.state.message == "The sign-in to dev was cancelled." and not engine.state.message_failed
+    assert engine.notifier.shown == []
+    started.clear()
+    again = engine.sign_in("dev")  # and a new one can start at once
+    assert started.wait(30)
+    engine.cancel_sign_in("dev")
+    again.result(timeout=5)
+    assert engine.wait_idle(5)

@@ -607,15 +607,16 @@ class Engine:
             return
         s.signing_in = s.sign_in_done = None
         self._read_token(s)
+        self._schedule_session(name)
+        self._schedule_tick()
+        if error is not None and cancel.is_set():  # the person's own Cancel: no problem, no notification
+            self._tell(f"The sign-in to {name} was cancelled.")
+            return
         if error is not None:
-            s.problem = str(error) if isinstance(error, TrayError) else f"internal error ({type(error).__name__})"
-            self._schedule_session(name)
-            self._schedule_tick()
+            s.problem = _reason(error)
             _raise(error)
         s.lifetime, s.error, s.failures, s.refused = lifetime, False, 0, None
         self._tell(f"Signed in to {name}.")
-        self._schedule_session(name)
-        self._schedule_tick()
 
     def cancel_sign_in(self, name: str) -> None:
         def cancel():
