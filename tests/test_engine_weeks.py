@@ -392,3 +392,129 @@ def test_cancelling_a_sign_in_is_quiet_and_frees_the_session(make_engine, sso_en
     engine.cancel_sign_in("dev")
     again.result(timeout=5)
     assert engine.wait_idle(5)
+
+
+# --- found in review: each of these failed before its fix ------------------------------------------
+
+
+def walk(engine, clock, until):
+    """Time goes by with the tray awake until `until`: every deadline on the way runs when it falls due."""
+    while True:
+        nxt = engine.scheduler.next_deadline()
+        if nxt is None or nxt > until:
+            break
+        if nxt > clock():
+            clock.advance(seconds=(nxt - clock()).total_seconds())
+        due(engine)
+
+
+def warnings_shown(engine):
+    return [title for title, _expiry, _at in engine.notifier.shown if title.startswith("AWS session")]
+
+
+def test_the_end_of_the_identity_center_session_is_warned_not_renewed_again_and_again(make_engine, sso_env, home):
+    sso_env.options.session_lifetime = 10 * 3600  # a sign-in lasts 10 h; each token 8 h, the last one less
+    engine, clock = signed_in(make_engine, sso_env)
+    created = sso_env.calls()["CreateToken"]
+    walk(engine, clock, clock() + timedelta(hours=10, minutes=5))
+    assert warnings_shown(engine) == ["AWS session dev expires in 30m", "AWS session dev expires in 10m", "AWS session dev expires in 2m"]
+    assert sso_env.calls()["CreateToken"] - created <= 2  # the renewal that gave 2 more hours, and the one that gave none
+
+
+def test_a_registration_that_lapses_before_the_renewal_leaves_the_warnings(make_engine, sso_env, home):
+    engine, clock = signed_in(make_engine, sso_env)
+    body = json.loads(token_path(home).read_text())
+    body["registrationExpiresAt"] = (clock() + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    token_path(home).write_text(json.dumps(body))
+    settle(engine)
+    walk(engine, clock, clock() + timedelta(hours=8, minutes=1))
+    assert warnings_shown(engine) == ["AWS session dev expires in 30m", "AWS session dev expires in 10m", "AWS session dev expires in 2m"]
+
+
+def test_a_token_the_portal_rejects_is_not_tried_again_at_once(make_engine, sso_env, home):
+    engine, clock = signed_in(make_engine, sso_env)
+    due(engine)  # the first listing
+    clock.advance(hours=1, minutes=1)  # the hourly one falls due
+    sso_env.revoke_all_tokens()  # the session ended on the server (an admin, a sign-out in the portal)
+    before = sso_env.calls().get("ListAccounts", 0)
+    for _ in range(5):  # the timer, awake, with no time passing
+        due(engine)
+    assert sso_env.calls().get("ListAccounts", 0) - before == 1
+    assert engine.scheduler.deadline("retry:dev") > clock()
+    assert "no longer valid" in engine.state.sessions[0].problem
+
+
+def test_a_typo_while_the_config_is_edited_forgets_nothing(make_engine, sso_env, home):
+    from test_engine import set_expiry
+
+    engine, clock = signed_in(make_engine, sso_env)
+    set_expiry(home, clock() + timedelta(minutes=25), refresh=False)  # cannot be renewed: warned
+    settle(engine)
+    due(engine)
+    assert warnings_shown(engine) == ["AWS session dev expires in 25m"]
+    config = home / ".aws" / "config"
+    good = config.read_text()
+    config.write_text(good.replace("sso_account_id = ", "sso_account_id = 1", 1))  # 13 digits: does not parse
+    settle(engine)
+    assert "sso_account_id" in engine.state.problem and [s.name for s in engine.state.sessions] == ["dev"]
+    config.write_text(good)
+    settle(engine)
+    due(engine)
+    assert engine.state.problem is None
+    assert warnings_shown(engine) == ["AWS session dev expires in 25m"]  # not given again
+
+
+def test_a_sign_out_while_a_renewal_is_in_flight_stays_signed_out(make_engine, sso_env, home, monkeypatch):
+    from tray.core import aws, signin
+
+    engine, clock = signed_in(make_engine, sso_env)
+    answered, release, logout_asked = threading.Event(), threading.Event(), threading.Event()
+    real_client, real_lock = aws.client, signin.file_lock
+
+    class HeldBack:
+        """The renewal's answer is on its way back (a slow network) until the test lets it through."""
+
+        def __init__(self, client):
+            self._client = client
+
+        def __getattr__(self, name):
+            return getattr(self._client, name)
+
+        def create_token(self, **kwargs):
+            response = self._client.create_token(**kwargs)
+            answered.set()
+            assert release.wait(30)
+            return response
+
+    def lock_noted(path, *args, **kwargs):
+        logout_asked.set()
+        return real_lock(path, *args, **kwargs)
+
+    monkeypatch.setattr(aws, "client", lambda service, region, **kw: (HeldBack if service == "sso-oidc" else lambda c: c)(real_client(service, region, **kw)))
+    monkeypatch.setattr(signin, "file_lock", lock_noted)
+    clock.advance(hours=7, minutes=40)
+    engine.scheduler.run_due()  # the renewal starts
+    assert answered.wait(30)
+    signed_out = engine.sign_out("dev")  # the person clicks Sign out meanwhile
+    assert logout_asked.wait(30)
+    release.set()
+    signed_out.result(timeout=60)
+    settle(engine)
+    assert not token_path(home).exists()
+    assert engine.state.sessions[0].state == SIGNED_OUT
+
+
+def test_stop_settles_every_future_and_leaves_the_engine_idle(make_engine, sso_env, home):
+    sso_env.options.auto_approve = False  # the sign-in waits for a browser: the one worker stays busy
+    engine = make_engine(FakeClock(sso_env), workers=1)
+    engine.load()
+    started = threading.Event()
+    engine.subscribe(lambda state: state.sessions and state.sessions[0].state == "signing_in" and started.set())
+    signing = engine.sign_in("dev")
+    assert started.wait(30)
+    queued = engine.write_credentials("dev-admin")  # behind the sign-in, in the pool's queue
+    engine._post(lambda: None).result(timeout=10)  # (events apply in order: the write has been handed to the pool)
+    engine.stop()
+    signing.result(timeout=10)
+    queued.result(timeout=10)
+    assert engine.wait_idle(10)

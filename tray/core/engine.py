@@ -161,6 +161,7 @@ class Engine:
                     self._apply(Future(), self._check, ())
                 continue
             if item is _STOP:
+                self._drain()
                 return
             self._apply(*item)
             self._done_one()
@@ -180,6 +181,17 @@ class Engine:
             result.add_done_callback(lambda f: _settle(done, f))
         else:
             _settle_value(done, result)
+
+    def _drain(self) -> None:
+        """After stop(): what is still queued is not applied, but its futures resolve and it is counted off."""
+        while True:
+            try:
+                item = self._events.get_nowait()
+            except queue.Empty:
+                return
+            if item is not _STOP:
+                _settle_value(item[0], None)
+                self._done_one()
 
     def _post(self, fn, *args) -> Future:
         """Apply `fn(*args)` on the engine thread, after every event posted before it."""
@@ -218,8 +230,13 @@ class Engine:
                 self._events.put((done, then, outcome))
             self._done_one()
 
+        def cancelled(f) -> None:  # stop() dropped it before it ran
+            if f.cancelled():
+                _settle_value(done, None)
+                self._done_one()
+
         try:
-            self._pool.submit(run)
+            self._pool.submit(run).add_done_callback(cancelled)
         except RuntimeError:  # stopping: the pool takes no more work
             self._done_one()
             done.set_result(None)
@@ -378,12 +395,18 @@ class Engine:
     def _load_config(self) -> None:
         from tray.core import paths
 
-        self._files["config"] = _signature(paths.aws_config_file())
+        path = paths.aws_config_file()
+        self._files["config"] = _signature(path)
         try:
             self.config = AwsConfig.load()
             self.config_problem = None
         except TrayError as e:
-            self.config, self.config_problem = None, str(e)
+            self.config_problem = str(e)
+            if self.config is not None and path.is_file():
+                # a typo while the file is edited: keep the sessions the last good config had (their
+                # warnings given, sign-ins under way) and show the problem until it parses again
+                return
+            self.config = None
         old = self._sessions
         self._sessions = {}
         for name, session in (self.config.sessions.items() if self.config else ()):
@@ -478,13 +501,14 @@ class Engine:
         if t is None:
             return  # signed out: the file watcher notices a sign-in made elsewhere
         valid = t.is_valid(now)
-        renewable = self._renewable(s, now)
+        # renew before the first warning would be due, so that a renewable session never warns; renewable
+        # means at that time (the client registration may lapse before it)
+        renew_at = max(now, t.expires_at - self._renew_lead(s))
+        renewable = self._renewable(s, renew_at)
         if valid:
             sched.schedule(f"session:{name}:expire", t.expires_at, lambda: self._post(self._on_expiry, name))
         if renewable and s.renewing is None and sched.deadline(f"retry:{name}") is None:
-            # renew before the first warning would be due, so that a renewable session never warns
-            lead = self._renew_lead(s)
-            sched.schedule(f"session:{name}:renew", max(now, t.expires_at - lead), lambda: self._post(self._renew, name))
+            sched.schedule(f"session:{name}:renew", renew_at, lambda: self._post(self._renew, name))
         if not valid:
             return
         if s.warned_for != t.expires_at:
@@ -631,7 +655,10 @@ class Engine:
     def _sign_out(self, name: str) -> Future:
         from tray.core.signin import logout
 
-        session = self._session(name).session
+        s = self._session(name)
+        session = s.session
+        if s.signing_in is not None:  # a sign-in under way holds the token file's lock: it ends first
+            s.signing_in.set()
 
         def signed_out(_result, error):
             s = self._sessions.get(name)
@@ -653,6 +680,7 @@ class Engine:
         if s is None or s.renewing is not None:
             return s and s.renewing  # one renewal at a time: the one running goes on
         if not self._renewable(s, self.clock()):
+            self._schedule_session(name)  # the warnings take over
             return None
         session, tried, window = s.session, s.token, self._renew_lead(s)
         self.scheduler.cancel(f"retry:{name}")
@@ -670,6 +698,10 @@ class Engine:
             elif error is not None:
                 s.problem, s.error = f"cannot renew: {_reason(error)}", True
                 self._retry_later(name, lambda: self._renew(name))
+            elif s.token is not None and s.token.expires_at <= tried.expires_at:
+                # Identity Center ends a sign-in at its session duration: a renewal then gives no more time,
+                # so no more renewals; the warnings say when to sign in again
+                s.refused = s.token.access_token
             elif s.token is not None:
                 # at least this long: it sets how early the next renewal starts (half of it at most)
                 s.lifetime = s.token.expires_at - self.clock()
@@ -696,9 +728,11 @@ class Engine:
             if s is None or s.session != session:
                 return
             s.refreshing = None
-            if isinstance(error, NotSignedIn):
+            if isinstance(error, NotSignedIn):  # the portal rejects a token the file says is valid
                 self._read_token(s)
                 s.problem = str(error)
+                if s.token is not None and s.token.access_token == token.access_token:
+                    self._retry_later(name, lambda: self._refresh_accounts(name))  # not again at once
             elif error is not None:
                 s.problem, s.error = _reason(error), True
                 self._retry_later(name, lambda: self._refresh_accounts(name))

@@ -108,18 +108,21 @@ def logout(session: SsoSession) -> bool:
     """Call Logout and remove the cached token. Returns False if there was nothing to sign out of."""
     from tray.core.tokens import delete_token
 
-    try:
-        token = read_token(session)
-    except CorruptTokenCache:
-        token = None
-    if token is not None and token.is_valid(utcnow()):
-        sso = aws.client("sso", session.region)
+    # under the token file's lock, as renewals are: a renewal in flight cannot write its token back after
+    # the file is gone (the session would come back, with a token Logout just ended)
+    with file_lock(session.token_cache_path, timeout=60):
         try:
-            with aws.translate_errors(f"signing out of {session.name}"):
-                sso.logout(accessToken=token.access_token)
-        except NotSignedIn:
-            pass  # already invalid on the server side: removing the file is all that is left
-    return delete_token(session)
+            token = read_token(session)
+        except CorruptTokenCache:
+            token = None
+        if token is not None and token.is_valid(utcnow()):
+            sso = aws.client("sso", session.region)
+            try:
+                with aws.translate_errors(f"signing out of {session.name}", session.login_hint):
+                    sso.logout(accessToken=token.access_token)
+            except NotSignedIn:
+                pass  # already invalid on the server side: removing the file is all that is left
+        return delete_token(session)
 
 
 def _peek(session: SsoSession) -> Token | None:
