@@ -143,11 +143,14 @@ class _OneTimeRedirect:
     def __init__(self, target: str) -> None:
         import secrets
         import threading
-        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        from http.server import BaseHTTPRequestHandler
+
+        from tray.core.loopback import SameUserHTTPServer
 
         self.served = threading.Event()
         path = "/" + secrets.token_urlsafe(24)
         outer = self
+        once = threading.Lock()  # two requests at once: one gets the link
 
         class Handler(BaseHTTPRequestHandler):
             timeout = 5  # a browser's idle pre-connect must not hold a thread for long
@@ -156,9 +159,10 @@ class _OneTimeRedirect:
                 pass
 
             def do_GET(self) -> None:  # noqa: N802
-                first = self.path == path and not outer.served.is_set()
-                if first:
-                    outer.served.set()
+                with once:
+                    first = secrets.compare_digest(self.path, path) and not outer.served.is_set()
+                    if first:
+                        outer.served.set()
                 self.send_response(302 if first else 404)
                 if first:
                     self.send_header("Location", target)
@@ -167,8 +171,7 @@ class _OneTimeRedirect:
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._httpd.daemon_threads = True
+        self._httpd = SameUserHTTPServer(("127.0.0.1", 0), Handler)  # not another user who read the browser's command line
         self.address = f"http://127.0.0.1:{self._httpd.server_address[1]}{path}"
         self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True, name="console-redirect")
 

@@ -20,7 +20,7 @@ import time
 import webbrowser
 from dataclasses import dataclass
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Callable
 from urllib.parse import parse_qs, urlencode, urlparse
 
@@ -29,6 +29,7 @@ from tray.core.config import SsoSession
 from tray.core.credentials import utcnow
 from tray.core.errors import AwsError, NotSignedIn
 from tray.core.fileio import file_lock
+from tray.core.loopback import SameUserHTTPServer
 from tray.core.tokens import (
     CorruptTokenCache,
     Registration,
@@ -196,11 +197,11 @@ def _wait(options: SignInOptions, seconds: float, done: threading.Event | None =
 CALLBACK_READ_TIMEOUT = 5.0
 
 
-class _CallbackServer(ThreadingHTTPServer):
-    # every connection on its own daemon thread, never joined: a silent client can neither hold up the
-    # browser's real redirect nor make close() (and so cancel, --timeout, Quit and the token lock) wait
-    daemon_threads = True
-    block_on_close = False
+class _CallbackServer(SameUserHTTPServer):
+    """Every connection on its own daemon thread, never joined: a silent client can neither hold up the
+    browser's real redirect nor make close() (and so cancel, --timeout, Quit and the token lock) wait;
+    and none from another user of the machine (the authorize URL, `state` included, is on the browser's
+    command line)."""
 
 
 class _Callback:
@@ -222,7 +223,7 @@ class _Callback:
                     self.send_error(404)
                     return
                 q = {k: v[0] for k, v in parse_qs(url.query).items()}
-                if q.get("state") != callback.state:
+                if callback.done.is_set() or not secrets.compare_digest(q.get("state", ""), callback.state):
                     self._page(400, "Sign-in failed", "This sign-in link is stale or was not started by sso-tray. Start the sign-in again.")
                     return
                 if "code" in q:

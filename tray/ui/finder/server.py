@@ -31,12 +31,13 @@ import time
 from concurrent.futures import TimeoutError as FutureTimeout
 from http import HTTPStatus
 from http.cookies import CookieError, SimpleCookie
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from importlib import resources
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from tray.core.errors import TrayError
 from tray.core.exports import FORMATS
+from tray.core.loopback import SameUserHTTPServer
 from tray.ui.finder.model import page_data
 
 log = logging.getLogger(__name__)
@@ -73,7 +74,7 @@ class FinderServer:
         self.host = host
         self.secret = secrets.token_urlsafe(32)
         self.cookie_value = secrets.token_urlsafe(32)
-        self._httpd: ThreadingHTTPServer | None = None
+        self._httpd: _Server | None = None
         self._thread: threading.Thread | None = None
         self._data: tuple | None = None  # (State, JSON, ETag)
         self.port = 0
@@ -191,8 +192,9 @@ class FinderServer:
         return 200, {"message": f"Saved [sso-session {name}]; signing in in your browser…", "session": name}
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
+class _Server(SameUserHTTPServer):
+    """Connections from another user of the machine are dropped unread (a browser's command line, with the
+    page's one-time ticket, is readable by every user)."""
 
     def handle_error(self, request, client_address):
         """A browser tab closed mid-answer is nothing to report; anything else goes to the log, not to
@@ -226,6 +228,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(body)
 
     def _refuse(self, status: int = 403, why: str = "forbidden") -> None:
+        self.close_connection = True  # a refused request's body is never read: it must not be taken for another request
         self._send(status, f"{why}\n".encode())
 
     def _json(self, status: int, obj: dict) -> None:

@@ -1,0 +1,121 @@
+"""The loopback servers answer only the person who runs sso-tray: another user of the machine, who can read
+a browser's command line (`ps`) and so its one-time address, gets nothing from them. Tested as that other
+user (`nobody`), with the system's Python and its standard library only."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import urllib.request
+from http.server import BaseHTTPRequestHandler
+from pathlib import Path
+
+import pytest
+
+from conftest import need
+from tray.core.loopback import SameUserHTTPServer, peer_uid
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the peer's user is known on Linux only")
+
+SYSTEM_PYTHON = Path("/usr/bin/python3")
+NOBODY = 65534
+
+FETCH = """
+import sys, urllib.request, urllib.error
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+try:
+    r = urllib.request.build_opener(NoRedirect).open(sys.argv[1], timeout=10)
+    print(r.status, r.headers.get("Location") or "", r.headers.get("Set-Cookie") or "")
+except urllib.error.HTTPError as e:
+    print(e.code, e.headers.get("Location") or "", e.headers.get("Set-Cookie") or "")
+except Exception as e:
+    print("refused", type(e).__name__)
+"""
+
+
+def fetch_as_another_user(url: str) -> str:
+    """What another local user gets from `url`: its status, Location and Set-Cookie, or `refused …`."""
+    need(os.getuid() == 0, "switching to another user needs root (CI runs as root)")
+    need(SYSTEM_PYTHON.exists(), "the system's python3 (Debian package python3) runs the other user's client")
+    result = subprocess.run([str(SYSTEM_PYTHON), "-I", "-c", FETCH, url], user=NOBODY, group=NOBODY, extra_groups=[],
+                            capture_output=True, text=True, timeout=60, cwd="/")
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def test_the_peer_of_a_loopback_connection_is_this_user():
+    server = socket.create_server(("127.0.0.1", 0))
+    with server, socket.create_connection(server.getsockname()) as _client:
+        conn, _ = server.accept()
+        with conn:
+            assert peer_uid(conn) == os.getuid()
+
+
+def test_another_user_gets_nothing_and_this_user_is_answered():
+    class Hello(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = SameUserHTTPServer(("127.0.0.1", 0), Hello)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/"
+        assert fetch_as_another_user(url).startswith("refused")
+        assert urllib.request.urlopen(url, timeout=10).status == 200
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_the_console_link_cannot_be_taken_by_another_user_first(monkeypatch):
+    """The browser is started on a one-time address; another user who reads it from `ps` and fetches it
+    first gets no redirect, and the person's browser still gets the link."""
+    import webbrowser
+
+    from tray.core import console
+
+    link = "https://signin.aws.amazon.com/federation?Action=login&SigninToken=BEARER"
+    seen: dict[str, str] = {}
+
+    def browser(address, new=0):  # the other user races the person's browser, and goes first
+        seen["attacker"] = fetch_as_another_user(address)
+        opener = urllib.request.build_opener(type("NoRedirect", (urllib.request.HTTPRedirectHandler,), {"redirect_request": lambda *a, **k: None}))
+        try:
+            opener.open(address, timeout=10)
+        except urllib.error.HTTPError as e:
+            seen["browser"] = f"{e.code} {e.headers.get('Location')}"
+        return True
+
+    monkeypatch.setattr(webbrowser, "open", browser)
+    console.open_url(link, timeout=60)
+    assert seen["attacker"].startswith("refused") and "BEARER" not in seen["attacker"]
+    assert seen["browser"] == f"302 {link}"
+
+
+def test_the_finder_ticket_cannot_be_redeemed_by_another_user(sso_env, home):
+    from tray.core.engine import Engine
+    from tray.ui import finder
+
+    engine = Engine()
+    engine.start()
+    server = finder.start(engine)
+    try:
+        url = server.ticket_url()
+        assert fetch_as_another_user(url).startswith("refused")
+        opener = urllib.request.build_opener(type("NoRedirect", (urllib.request.HTTPRedirectHandler,), {"redirect_request": lambda *a, **k: None}))
+        with pytest.raises(urllib.error.HTTPError) as answer:  # the 303 to the page, with its cookie
+            opener.open(url, timeout=10)
+        assert answer.value.code == 303 and "HttpOnly" in answer.value.headers["Set-Cookie"]
+    finally:
+        finder.stop(server)
+        engine.stop()
