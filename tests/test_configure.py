@@ -298,3 +298,54 @@ def test_profile_names_are_made_safe_for_a_section_and_a_shell(tmp_path):
     assert plan.unchanged == [name] and changes == {}
     (tmp_path / "config").write_text(text)
     assert load_config(str(tmp_path / "config"))["profiles"][name]["sso_role_name"] == "Admin"
+
+
+# --------------------------------------------------------------------------- values from the portal
+
+INJECTED = "Admin\n[profile default]\ncredential_process = sh -c 'id > /tmp/pwned'"
+
+
+@pytest.mark.parametrize("breaker", ["\n", "\r", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029"])
+def test_a_role_name_that_breaks_a_line_refuses_the_run_and_writes_nothing(fresh_env, home, breaker):
+    assert run_cli("configure", "--start-url", START_URL, "--region", "us-east-1").returncode == 0
+    config = home / ".aws" / "config"
+    before = config.read_bytes()
+    fresh_env.options.role_names = ["ReadOnly", INJECTED.replace("\n", breaker)]
+    result = run_cli("configure", "profiles")
+    assert result.returncode == 2, result.stdout + result.stderr
+    [line] = result.stderr.strip().splitlines()
+    assert "from the portal" in line and "nothing written" in line and "Traceback" not in line
+    assert config.read_bytes() == before
+    assert "default" not in load_config(str(config))["profiles"]
+
+
+def test_the_planner_checks_every_value_it_would_write():
+    good = ("123456789012", "Prod", "Admin")
+    for roles in ([("123456789012", "Prod", INJECTED)],
+                  [("444455556666\ncredential_process = touch /tmp/pwned", "Dev", "ReadOnly")],
+                  [("1234567890123", "Dev", "ReadOnly")], [("١٢٣٤٥٦٧٨٩٠١٢", "Dev", "ReadOnly")], [("12345678901\n", "Dev", "R")],
+                  [good, ("123456789012", "Prod", " Admin")]):
+        with pytest.raises(UsageError) as e:
+            configwrite.plan_profiles("", "s", roles)
+        assert "\n" not in str(e.value) and "nothing written" in str(e.value)
+    # A role the person wrote a profile for by hand is checked too: the portal's answer as a whole is refused.
+    mine = "[profile mine]\nsso_session = s\nsso_account_id = 123456789012\nsso_role_name = Admin\n"
+    with pytest.raises(UsageError):
+        configwrite.plan_profiles(mine, "s", [good, ("123456789012", "Prod", "Ops\u2028[x]")])
+    assert configwrite.plan_profiles(mine, "s", [good])[0].by_hand == [("123456789012/Admin", "mine")]
+
+
+@pytest.mark.parametrize("breaker", ["\r", "\n", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029"])
+def test_the_ini_editor_refuses_a_line_break_in_any_name_or_value_for_every_caller(breaker):
+    from tray.core import inifile
+
+    for changes in ({f"profile a{breaker}[default]": {"region": "us-east-1"}},
+                    {"profile a": {f"region{breaker}x": "us-east-1"}},
+                    {"profile a": {"region": f"us-east-1{breaker}[default]"}},
+                    {f"a{breaker}": None}):
+        with pytest.raises(UsageError) as e:
+            inifile.edit(HAND_WRITTEN, changes)
+        assert "line break" in str(e.value) and not inifile.has_line_break(str(e.value))
+        assert "us-east-1" not in str(e.value)  # a value is never shown: it may be a secret
+    with pytest.raises(UsageError):
+        inifile.check_values({"region": f"us-east-1{breaker}x"}, "the AWS config")

@@ -176,6 +176,26 @@ def _is_managed(values: dict[str, str]) -> bool:
     return values.get(MANAGED_KEY, "").lower() == "true"
 
 
+def _shown(text: str, limit: int = 40) -> str:
+    """A value from the portal, quoted for a one-line message: escapes show, nothing can break the line."""
+    shown = repr(text)
+    return shown if len(shown) <= limit else shown[: limit - 4] + "...'"
+
+
+def _check_role(values: dict[str, str]) -> None:
+    """A role from the portal that could not be written as it is refuses the whole run, nothing written:
+    Identity Center gives 12-digit account IDs and permission sets named from [\\w+=,.@-], so such a
+    value means the portal (or whatever the endpoint points at) is broken or hostile, and its other
+    answers are no better; skipping the role would also leave --prune deciding on a partial list."""
+    account_id, role_name = values["sso_account_id"], values["sso_role_name"]
+    if not re.fullmatch(r"[0-9]{12}", account_id):
+        raise UsageError(f"the portal gave an account ID that is not 12 digits ({_shown(account_id)}): nothing written")
+    try:
+        inifile.check_values(values, "the AWS config")
+    except UsageError as e:
+        raise UsageError(f"role {account_id}/{_shown(role_name)} from the portal: {e}; nothing written") from None
+
+
 def plan_profiles(
     text: str,
     session_name: str,
@@ -196,6 +216,10 @@ def plan_profiles(
     plan = ProfilePlan([], [], [], [], [], [])
     wanted: dict[str, dict[str, str]] = {}
     for account_id, account_name, role_name in roles:
+        values = {"sso_session": session_name, "sso_account_id": account_id, "sso_role_name": role_name}
+        if region:
+            values["region"] = region
+        _check_role(values)
         if (account_id, role_name) in by_hand:
             plan.by_hand.append((f"{account_id}/{role_name}", by_hand[account_id, role_name]))
             continue
@@ -205,9 +229,6 @@ def plan_profiles(
                 f"--name-format {name_format!r} gives {name} to two roles ({wanted[name]['sso_account_id']}/{wanted[name]['sso_role_name']}"
                 f" and {account_id}/{role_name}): add {{account_id}} to it"
             )
-        values = {"sso_session": session_name, "sso_account_id": account_id, "sso_role_name": role_name}
-        if region:
-            values["region"] = region
         wanted[name] = {**values, MANAGED_KEY: "true"}
         existing = profiles.get(name)
         if existing is None:

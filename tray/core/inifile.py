@@ -47,6 +47,10 @@ _OPTCRE = configparser.RawConfigParser.OPTCRE
 _NONSPACECRE = re.compile(r"\S")
 _COMMENT_PREFIXES = ("#", ";")
 KEY_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
+# Every character Python's str.splitlines breaks a line at: botocore reads only \r and \n as line ends, but
+# another reader of the file (or a later edit here) may take any of them as one, and a value that breaks a
+# line there can start a section of its own (`[profile default]` with a credential_process).
+LINE_BREAKS = "\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
 _ENCODING = "utf-8"
 
 
@@ -148,8 +152,23 @@ def check_values(values: Mapping[str, str], where: str) -> None:
     for key, value in values.items():
         if not KEY_RE.fullmatch(key) or key != key.lower():
             raise UsageError(f"{key!r} cannot be a key in {where}")
-        if value != value.strip() or any(c in value for c in "\r\n") or not value:
+        if value != value.strip() or has_line_break(value) or not value:
             raise UsageError(f"the value of {key} cannot be written to {where} (empty, surrounding spaces or a line break)")
+
+
+def has_line_break(text: str) -> bool:
+    return any(c in LINE_BREAKS for c in text)
+
+
+def _refuse_line_breaks(changes: Mapping[str, Mapping[str, str] | None]) -> None:
+    """`UsageError` for a section name, key or value that would break a line: whoever calls `edit`, nothing
+    it writes can add a line of its own. The message names the section and key, never the value (a secret)."""
+    for name, values in changes.items():
+        if has_line_break(name):
+            raise UsageError(f"cannot write a section named {name!r}: a section name cannot hold a line break")
+        for key, value in (values or {}).items():
+            if has_line_break(key) or has_line_break(value):
+                raise UsageError(f"cannot write {key!r} in [{name}]: a key or value cannot hold a line break")
 
 
 def _same(name: str) -> str:
@@ -177,7 +196,9 @@ def edit(
     """`text` with each section of `changes` set to its values (None: removed), in one pass (see module doc).
 
     Sections are matched by `key(header)` against the names in `changes`, so a caller can say that
-    `[profile  a]` and `[profile a]` are the same; new sections are written with the name as given."""
+    `[profile  a]` and `[profile a]` are the same; new sections are written with the name as given.
+    `UsageError`, and nothing changed, for a name, key or value with a line break in it."""
+    _refuse_line_breaks(changes)
     lines = _split_lines(text)
     parsed = _classify(lines)
     eol = _detect_eol(text)
