@@ -51,6 +51,7 @@ def config_file(home, monkeypatch):
         START_URL,
         "https://d-1234567890.awsapps.com/start/",
         "https://d-1234567890.awsapps.com/start/#",
+        "https://d-1234567890.awsapps.com/start/#/?tab=accounts",  # the portal's address bar: `?` in the fragment
         "https://start.us-gov-home.awsapps.com/directory/d-9067abcdef",
         "https://d-1234567890.awsapps.cn/start",
         "  https://example.awsapps.com/start  ",
@@ -71,6 +72,26 @@ def test_bad_start_urls_are_one_clear_line(url):
         configwrite.validate_start_url(url)
     assert "start URL" in str(e.value) and "\n" not in str(e.value)
     assert "pw" not in str(e.value)
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://me:s3cr3t@x.awsapps.com/start", "https://me:s3cr3t@localhost/start", "https://me:s3cr3t@x.awsapps.com:99999/start",
+     "https://me:s3cr3t@x]awsapps.com/start", "me:s3cr3t@x.awsapps.com/start", "https:/me:s3cr3t@x.awsapps.com/start",
+     "https://x.awsapps.com:99999/start?token=s3cr3t", "http://x.awsapps.com/start?token=s3cr3t"],
+)
+def test_a_start_url_with_a_password_or_query_is_refused_without_showing_it(url):
+    with pytest.raises(UsageError) as e:
+        configwrite.validate_start_url(url)
+    assert "start URL" in str(e.value) and "s3cr3t" not in str(e.value)
+
+
+@pytest.mark.parametrize("bad", ["\x00", "\x1b[31m", "\x7f", "\x9b", "\u200e"])
+def test_a_start_url_with_a_control_character_is_refused_without_showing_it(config_file, bad):
+    with pytest.raises(UsageError) as e:
+        configwrite.write_sso_session(f"https://a.awsapps.com/start{bad}", "us-east-1", "nul")
+    assert "control character" in str(e.value) and str(e.value).isprintable()
+    assert not config_file.exists()
 
 
 def test_regions_come_from_botocore():

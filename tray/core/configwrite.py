@@ -41,20 +41,28 @@ def validate_start_url(url: str) -> str:
         raise UsageError(f"the start URL is empty: {_START_URL_HINT}")
     if any(c.isspace() for c in url):
         raise UsageError(f"not a valid start URL (it contains a space): {_START_URL_HINT}")
+    if not url.isprintable():
+        # Not echoed: a terminal would act on an escape sequence; NUL and the like end up in the config.
+        raise UsageError(f"not a valid start URL (it contains a control character): {_START_URL_HINT}")
+    # User info and a query are refused before anything echoes the URL, and never echoed: what sits there may be
+    # a password. A start URL has no `@` anywhere; looking in the text, not in urlsplit's parts, also catches user
+    # info that urlsplit would take for a scheme or a path (`me:pw@host/start`, `https:/me:pw@host/start`).
+    no_secrets = f"not a valid start URL (no user name, password or query belongs in it): {_START_URL_HINT}"
+    if "@" in url:
+        raise UsageError(no_secrets)
     try:
         parts = urlsplit(url)
         port = parts.port
     except ValueError:
-        raise UsageError(f"not a valid start URL: {url} ({_START_URL_HINT})") from None
+        raise UsageError(f"not a valid start URL: {url.split('?')[0]} ({_START_URL_HINT})") from None
+    if parts.query:
+        raise UsageError(no_secrets)
     host = parts.hostname or ""
     if parts.scheme.lower() != "https":
         raise UsageError(f"not a valid start URL: {url} (it must start with https://; {_START_URL_HINT})")
     labels = host.split(".")
     if len(labels) < 2 or not all(_HOST_LABEL_RE.fullmatch(label) for label in labels) or port == 0:
         raise UsageError(f"not a valid start URL: {url} (no valid host name; {_START_URL_HINT})")
-    if parts.username is not None or parts.query:
-        # Not echoed: what sits there may be a password.
-        raise UsageError(f"not a valid start URL (no user name, password or query belongs in it): {_START_URL_HINT}")
     return url
 
 
@@ -179,7 +187,7 @@ def _is_managed(values: dict[str, str]) -> bool:
 def _shown(text: str, limit: int = 40) -> str:
     """A value from the portal, quoted for a one-line message: escapes show, nothing can break the line."""
     shown = repr(text)
-    return shown if len(shown) <= limit else shown[: limit - 4] + "...'"
+    return shown if len(shown) <= limit else shown[: limit - 4].rstrip("\\") + "..." + shown[0]  # repr's own quote
 
 
 def _check_role(values: dict[str, str]) -> None:
