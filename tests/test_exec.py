@@ -304,3 +304,66 @@ def test_server_hands_out_the_last_credentials_while_the_session_cannot_give_bet
         now[0] += timedelta(minutes=13)
         status, body = fetch(server)
         assert status == 503 and body == {"message": "the session has expired: run sso-tray login"}
+
+
+SHOW_SOURCE = """
+import json, os, boto3
+credentials = boto3.Session().get_credentials()
+print(json.dumps({"method": credentials.method, "key": credentials.get_frozen_credentials().access_key,
+                  "kept": sorted(k for k in os.environ if k in ("AWS_CREDENTIAL_FILE", "BOTO_CONFIG", "AWS_ACCESS_KEY", "AWS_SECRET_KEY"))}))
+"""
+
+
+@pytest.mark.parametrize("outside", ["ec2 key file", "boto config", "java names"])
+def test_server_child_loses_the_older_ways_to_other_credentials(signed_in, home, tmp_path, monkeypatch, outside):
+    # Each of these is read by an SDK ahead of the container endpoint (botocore: OriginalEC2Provider, BotoProvider).
+    (tmp_path / "ec2creds").write_text("AWSAccessKeyId=AKIAEC2FILE\nAWSSecretKey=x\n")
+    (tmp_path / "boto.cfg").write_text("[Credentials]\naws_access_key_id = AKIABOTOCONFIG\naws_secret_access_key = x\n")
+    variables = {"ec2 key file": {"AWS_CREDENTIAL_FILE": str(tmp_path / "ec2creds")},
+                 "boto config": {"BOTO_CONFIG": str(tmp_path / "boto.cfg")},
+                 "java names": {"AWS_ACCESS_KEY": "AKIAJAVANAME", "AWS_SECRET_KEY": "x"}}[outside]
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    result = run_cli("exec", "dev-admin", "--server", "--", sys.executable, script(tmp_path, "source.py", SHOW_SOURCE))
+    assert result.returncode == 0, result.stderr
+    seen = json.loads(result.stdout)
+    assert seen == {"method": "container-role", "key": seen["key"], "kept": []} and seen["key"].startswith("ASIA")
+    assert "warning" not in result.stderr
+
+
+def test_server_warns_about_aws_login_and_boto_config_credentials(signed_in, home):
+    code = "import boto3; print(boto3.Session().get_credentials().method)"
+    config = home / ".aws" / "config"
+    clean = config.read_text()
+    config.write_text(clean + "\n[default]\nlogin_session = arn:aws:iam::123456789012:user/someone\n")
+    login = run_cli("exec", "dev-admin", "--server", "--", sys.executable, "-c", "pass")
+    assert login.returncode == 0 and f"warning: the [default] profile in {config} has credentials" in login.stderr
+    config.write_text(clean)
+    (home / ".boto").write_text("[Credentials]\naws_access_key_id = AKIABOTO\naws_secret_access_key = s\n")
+    boto = run_cli("exec", "dev-admin", "--server", "--", sys.executable, "-c", code)
+    assert boto.stdout.strip() == "boto-config"  # what the warning is about
+    assert boto.returncode == 0 and f"warning: the [Credentials] section of {home / '.boto'} has credentials" in boto.stderr
+    (home / ".boto").write_text("[Boto]\ndebug = 0\n")  # boto 2 settings without keys: nothing to warn about
+    quiet = run_cli("exec", "dev-admin", "--server", "--", sys.executable, "-c", code)
+    assert quiet.stdout.strip() == "container-role" and "warning" not in quiet.stderr
+
+
+def test_server_closes_a_connection_that_stays_silent():
+    import socket
+    import time
+    from datetime import datetime, timedelta, timezone
+
+    from tray.core.credentials import RoleCredentials
+    from tray.core.execrun import CredentialServer
+
+    creds = RoleCredentials("ASIAIDLE", "secret", "token", datetime.now(timezone.utc) + timedelta(hours=1))
+    with CredentialServer(lambda: creds) as server:
+        idle = socket.create_connection(("127.0.0.1", server.port), timeout=60)
+        started = time.monotonic()
+        request = urllib.request.Request(server.url, headers={"Authorization": server.token})
+        with urllib.request.urlopen(request, timeout=10) as response:  # served while the idle one waits
+            assert json.loads(response.read())["AccessKeyId"] == "ASIAIDLE"
+        assert idle.recv(1) == b""  # the server hung up: its thread is free again
+        waited = time.monotonic() - started
+        idle.close()
+    assert 5 < waited < 30, waited

@@ -229,9 +229,9 @@ def cmd_exec(args) -> int:
     creds = credentials()  # before CMD starts: a session that is signed out fails here, with exit 3
     if not args.server:
         return execrun.run(args.command, execrun.child_environment(os.environ, profile.name, profile.region, execrun.static_variables(creds)))
-    shadow = execrun.default_profile_source()
+    shadow = execrun.shadowing_credentials()
     if shadow:
-        _print_err(f"warning: the [default] profile in {shadow} has credentials, and SDKs in the command take those before the credentials endpoint")
+        _print_err(f"warning: {shadow} has credentials, and SDKs in the command take those before the credentials endpoint")
     with execrun.CredentialServer(credentials) as server:
         return execrun.run(args.command, execrun.child_environment(os.environ, profile.name, profile.region, server.variables()))
 

@@ -50,6 +50,10 @@ OVERRIDING = CREDENTIAL_VARIABLES + CONTAINER_VARIABLES + (
     "AWS_WEB_IDENTITY_TOKEN_FILE",
     "AWS_ROLE_ARN",
     "AWS_ROLE_SESSION_NAME",
+    "AWS_CREDENTIAL_FILE",  # the EC2 API tools' key file: botocore's OriginalEC2Provider reads it before the endpoint
+    "BOTO_CONFIG",  # boto 2's config file: botocore's BotoProvider reads it before the endpoint
+    "AWS_ACCESS_KEY",  # the AWS SDK for Java's other names for the keys, read first in its chain
+    "AWS_SECRET_KEY",
 )
 SI_KERNEL = 0x80  # Linux si_code: sent by the kernel (a terminal's Ctrl-C goes to the whole foreground group)
 SERVER_PATH = "/role-credentials"
@@ -85,22 +89,39 @@ def static_variables(creds: RoleCredentials) -> dict[str, str]:
 
 
 # Keys that make botocore's providers ahead of the container one (shared credentials file, config file,
-# assume-role, web identity, SSO, credential_process) answer for the [default] profile.
-_DEFAULT_PROFILE_KEYS = ("aws_access_key_id", "role_arn", "web_identity_token_file", "sso_session", "sso_start_url", "sso_account_id", "credential_process")
+# assume-role, web identity, SSO, `aws login`, credential_process) answer for the [default] profile.
+_DEFAULT_PROFILE_KEYS = (
+    "aws_access_key_id", "role_arn", "web_identity_token_file", "sso_session", "sso_start_url", "sso_account_id",
+    "login_session", "credential_process",
+)
+# boto 2's config files, which botocore's BotoProvider reads after the profiles and before the container
+# endpoint, in its order (BOTO_CONFIG, which would replace them, is removed from the command's environment).
+BOTO_CONFIG_FILES = ("/etc/boto.cfg", "~/.boto")
 
 
-def default_profile_source() -> str | None:
-    """The file whose [default] profile has credentials, or None: an SDK in an `exec --server` command would
-    take those before asking the endpoint (its environment names no profile, so [default] is used)."""
+def shadowing_credentials() -> str | None:
+    """Where an SDK in an `exec --server` command finds credentials before asking the endpoint, said for a
+    warning (`the [default] profile in FILE`), or None. The command's environment names no profile, so
+    [default] is used; boto 2's `[Credentials]` comes after the profiles, still ahead of the endpoint."""
+    from pathlib import Path
+
     from tray.core import inifile, paths
     from tray.core.configwrite import section_key
 
     credentials = inifile.read_sections(inifile.read_text(paths.credentials_file())).get("default") or {}
     if "aws_access_key_id" in credentials:
-        return str(paths.credentials_file())
+        return f"the [default] profile in {paths.credentials_file()}"
     config = inifile.read_sections(inifile.read_text(paths.aws_config_file()), key=section_key).get("profile default") or {}
     if any(k in config for k in _DEFAULT_PROFILE_KEYS):
-        return str(paths.aws_config_file())
+        return f"the [default] profile in {paths.aws_config_file()}"
+    for name in BOTO_CONFIG_FILES:
+        path = Path(os.path.expanduser(name))
+        try:
+            boto = inifile.read_sections(inifile.read_text(path)).get("Credentials") or {}
+        except TrayError:  # unreadable: botocore's parser passes over it as well
+            continue
+        if "aws_access_key_id" in boto:  # what BotoProvider takes the section by
+            return f"the [Credentials] section of {path}"
     return None
 
 
@@ -262,6 +283,9 @@ def _handler_for(server: CredentialServer):
 
     class Handler(BaseHTTPRequestHandler):
         disable_nagle_algorithm = True
+        # Seconds a connection may stay silent: an idle one (or one that never finishes its request) would
+        # otherwise hold a thread for the life of the command. botocore sends its request at once.
+        timeout = 10
         server_version = "sso-tray"
         sys_version = ""
 
