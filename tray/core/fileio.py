@@ -39,7 +39,10 @@ def atomic_write(path: Path, data: bytes | str, *, mode: int | None = None, defa
     if isinstance(data, str):
         data = data.encode("utf-8")
     target = resolve_target(Path(path))
-    target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if target.parent == resolve_target(paths.app_locks_dir()):  # finder.json: its folder keeps it private
+        private_dir(target.parent)
+    else:
+        target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     if mode is None:
         try:
             mode = stat.S_IMODE(target.stat().st_mode)
@@ -94,6 +97,24 @@ def write_json(path: Path, obj: object, *, mode: int | None = 0o600) -> None:
     atomic_write(path, json.dumps(obj, indent=2, sort_keys=False) + "\n", mode=mode)
 
 
+def private_dir(folder: Path) -> Path:
+    """`folder`, made if missing, for this user alone (0700). `mkdir(mode=0o700)` leaves an existing folder's
+    mode as it is, and in a folder others can write to they could replace the files in it (finder.json, the
+    lock files): one of ours is narrowed to 0700, one another user owns is refused with `AwsError`."""
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if os.name != "posix":
+        return folder  # the per-user cache folder's ACLs keep it private there
+    info = os.stat(folder)
+    if info.st_uid != os.geteuid():
+        from tray.core.errors import AwsError
+
+        raise AwsError(f"{folder} belongs to another user (uid {info.st_uid}), who could replace sso-tray's files in it: "
+                       "remove it, and sso-tray makes its own")
+    if stat.S_IMODE(info.st_mode) != 0o700:
+        os.chmod(folder, 0o700)
+    return folder
+
+
 def lock_path_for(path: Path) -> Path:
     """A lock file for `path`, kept in sso-tray's runtime folder so that ~/.aws stays free of lock files."""
     digest = hashlib.sha1(str(resolve_target(Path(path))).encode("utf-8")).hexdigest()
@@ -109,7 +130,7 @@ def file_lock(path: Path, timeout: float = 30.0, on_wait: Callable[[], None] | N
     from tray.core.errors import AwsError
 
     lock_file = lock_path_for(path)
-    lock_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    private_dir(lock_file.parent)
     lock = FileLock(str(lock_file), mode=0o600)
     try:
         try:

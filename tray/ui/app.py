@@ -35,8 +35,9 @@ def single_instance():
     """Hold the per-user tray lock for the life of the process; AlreadyRunning if another tray has it."""
     from filelock import FileLock, Timeout
 
-    folder = paths.app_locks_dir()
-    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    from tray.core.fileio import private_dir
+
+    folder = private_dir(paths.app_locks_dir())
     lock = FileLock(str(folder / "tray.lock"), mode=0o600)
     try:
         lock.acquire(timeout=0)
