@@ -39,10 +39,7 @@ def atomic_write(path: Path, data: bytes | str, *, mode: int | None = None, defa
     if isinstance(data, str):
         data = data.encode("utf-8")
     target = resolve_target(Path(path))
-    if target.parent == resolve_target(paths.app_locks_dir()):  # finder.json: its folder keeps it private
-        private_dir(target.parent)
-    else:
-        target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     if mode is None:
         try:
             mode = stat.S_IMODE(target.stat().st_mode)

@@ -199,9 +199,8 @@ class TrayApp:
         """Update what changed, and only that: the image, the title, the menu. From any thread: the
         Surface applies the changes on the backend's UI thread.
 
-        Listeners run on the engine's worker threads, so two renders can overlap and finish in either
-        order: one at a time, and always of the newest state, so that an older snapshot never
-        replaces a newer one on screen."""
+        The engine calls it on its own thread (and the tray once at start, on the main thread): one at a
+        time, and always of the newest state, so that an older snapshot never replaces a newer one."""
         with self._render_lock:
             self._render(self.engine.state)
 

@@ -27,8 +27,9 @@ def channel_file():
 
 
 def publish(origin: str, secret: str) -> None:
-    from tray.core.fileio import write_json
+    from tray.core.fileio import private_dir, write_json
 
+    private_dir(channel_file().parent)  # the folder is what keeps the secret private: 0700, and ours
     write_json(channel_file(), {"origin": origin, "key": secret}, mode=0o600)
 
 
