@@ -16,7 +16,7 @@ PACKAGING = Path(__file__).resolve().parent
 ROOT = PACKAGING.parent
 ENTRY = str(PACKAGING / "entry.py")
 APP_NAME = "sso-tray"
-BUNDLE_ID = "io.github.sso-tray"  # also the macOS LaunchAgent's label (tray/core/autostart.py)
+BUNDLE_ID = "io.github.sso-tray"  # also the macOS LaunchAgent's label (tray/core/osutil/autostart.py)
 
 # pystray chooses its backend at import time (`pystray.backend()`), out of sight of PyInstaller's
 # import analysis; the ones each platform can use are named here.
@@ -31,8 +31,8 @@ HIDDEN_IMPORTS = {
     "win32": ["pystray._win32"],
 }
 COMMON_HIDDEN_IMPORTS = [
-    "tray.core.clipboard",  # run as `-m tray.core.clipboard` through entry.py
-    "tray.core.autostart",
+    "tray.core.outlets.clipboard",  # run as `-m tray.core.outlets.clipboard` through entry.py
+    "tray.core.osutil.autostart",
     "tray.ui.app",
     "tray.simulator",
 ]

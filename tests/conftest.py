@@ -40,7 +40,7 @@ def home(tmp_path, monkeypatch) -> Path:
     for var in list(os.environ):
         if var.startswith("AWS_") or var.startswith("XDG_"):
             monkeypatch.delenv(var, raising=False)
-    monkeypatch.delenv("SSO_TRAY_ROOT", raising=False)  # the demo's root (tray.core.paths), if the shell has it
+    monkeypatch.delenv("SSO_TRAY_ROOT", raising=False)  # the demo's root (tray.core.files.paths), if the shell has it
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(home / ".cache"))
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(home / ".run"))

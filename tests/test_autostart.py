@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from conftest import need_program, run_cli
-from tray.core import autostart, paths
-from tray.core.autostart import (
+from tray.core.osutil import autostart
+from tray.core.files import paths
+from tray.core.osutil.autostart import (
     LaunchAgent,
     MemoryRegistry,
     RunKey,

@@ -15,7 +15,7 @@ import pyperclip
 import pytest
 
 from conftest import ROOT, need_program
-from tray.core import clipboard
+from tray.core.outlets import clipboard
 from tray.core.errors import AwsError
 
 SECRET_LINES = (
@@ -68,7 +68,7 @@ def helper_pids(digest: str) -> list[int]:
                 cmd = (entry / "cmdline").read_bytes().split(b"\0")
             except OSError:
                 continue
-            if b"tray.core.clipboard" in cmd and digest.encode() in cmd:
+            if b"tray.core.outlets.clipboard" in cmd and digest.encode() in cmd:
                 pids.append(int(entry.name))
     return pids
 
@@ -182,7 +182,7 @@ def test_dead_display_is_an_error_not_silence(monkeypatch):
 COPIER = textwrap.dedent(
     """
     import sys
-    from tray.core.clipboard import copy_secret
+    from tray.core.outlets.clipboard import copy_secret
     copy_secret(sys.stdin.read(), clear_after=30)
     print("copied")
     """

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from conftest import need_program, run_cli
-from tray.core.accounts import Account, Discovery, write_cache
-from tray.core.config import AwsConfig
+from tray.core.identity.accounts import Account, Discovery, write_cache
+from tray.core.identity.config import AwsConfig
 
 BIN = str(Path(sys.executable).parent)  # where the `sso-tray` the scripts call back into lives
 

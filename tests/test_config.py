@@ -5,7 +5,7 @@ import hashlib
 import pytest
 
 from conftest import run_cli, write_config
-from tray.core.config import AwsConfig
+from tray.core.identity.config import AwsConfig
 from tray.core.errors import ConfigError, UsageError
 
 GOOD = """[default]

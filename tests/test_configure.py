@@ -12,7 +12,7 @@ import pytest
 from botocore.configloader import load_config
 
 from conftest import BROWSERS, START_URL, aws_cli, botocore_credentials, run_cli, sim_accounts
-from tray.core import configwrite
+from tray.core.files import configwrite
 from tray.core.errors import UsageError
 
 HAND_WRITTEN = (
@@ -358,7 +358,7 @@ def test_the_planner_checks_every_value_it_would_write():
 
 @pytest.mark.parametrize("breaker", ["\r", "\n", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029"])
 def test_the_ini_editor_refuses_a_line_break_in_any_name_or_value_for_every_caller(breaker):
-    from tray.core import inifile
+    from tray.core.files import inifile
 
     for changes in ({f"profile a{breaker}[default]": {"region": "us-east-1"}},
                     {"profile a": {f"region{breaker}x": "us-east-1"}},

@@ -15,11 +15,11 @@ import pytest
 
 from conftest import BROWSERS, need, need_program, run_cli, sim_account, sim_role
 from desktop import wait_for
-from tray.core import console
-from tray.core.config import AwsConfig
+from tray.core.outlets import console
+from tray.core.identity.config import AwsConfig
 from tray.core.credentials import RoleCredentials
 from tray.core.errors import AwsError
-from tray.core.profiles import RoleProfile
+from tray.core.identity.profiles import RoleProfile
 
 
 @pytest.fixture

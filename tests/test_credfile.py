@@ -23,7 +23,7 @@ import pytest
 from botocore.configloader import raw_config_parse
 
 from conftest import ROOT, aws_cli
-from tray.core import credfile, paths
+from tray.core.files import credfile, paths
 from tray.core.credentials import RoleCredentials
 from tray.core.errors import AwsError, UsageError
 
@@ -251,7 +251,7 @@ WRITER = textwrap.dedent(
     """
     import sys
     from pathlib import Path
-    from tray.core import credfile
+    from tray.core.files import credfile
     path, who, count = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
     for j in range(count):
         credfile.write_profile(path, f"{who}-{j}", {"aws_access_key_id": f"K{who}x{j}", "aws_secret_access_key": "s" * 40})
@@ -291,7 +291,7 @@ LOOPER = textwrap.dedent(
     """
     import sys
     from pathlib import Path
-    from tray.core import credfile
+    from tray.core.files import credfile
     path, n = Path(sys.argv[1]), int(sys.argv[2])
     print("ready", flush=True)
     while True:
@@ -489,7 +489,7 @@ FSIZE_WRITER = textwrap.dedent(
     """
     import resource, sys
     from pathlib import Path
-    from tray.core import credfile
+    from tray.core.files import credfile
     from tray.core.errors import AwsError
     resource.setrlimit(resource.RLIMIT_FSIZE, (16384, 16384))   # Python ignores SIGXFSZ: writes fail with EFBIG
     try:

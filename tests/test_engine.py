@@ -10,10 +10,10 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from conftest import run_cli
-from tray.core.engine import Engine
-from tray.core.scheduler import MAX_SLEEP, Scheduler
-from tray.core.state import EXPIRED, EXPIRING, SIGNED_OUT, VALID
-from tray.core.warnings import due_warning, next_warning_time
+from tray.core.engine.engine import Engine
+from tray.core.engine.scheduler import MAX_SLEEP, Scheduler
+from tray.core.engine.state import EXPIRED, EXPIRING, SIGNED_OUT, VALID
+from tray.core.engine.warnings import due_warning, next_warning_time
 
 
 class FakeClock:

@@ -21,12 +21,12 @@ import pytest
 
 from conftest import run_cli, standard_config, write_config
 from test_engine import FakeClock, due, token_path
-from tray.core.config import AwsConfig
-from tray.core.engine import Engine
-from tray.core.scheduler import Scheduler
-from tray.core.sessions import renew, session_status
-from tray.core.signin import SignInOptions, login, logout
-from tray.core.state import ERROR, EXPIRED, SIGNED_OUT, VALID
+from tray.core.identity.config import AwsConfig
+from tray.core.engine.engine import Engine
+from tray.core.engine.scheduler import Scheduler
+from tray.core.identity.sessions import renew, session_status
+from tray.core.identity.signin import SignInOptions, login, logout
+from tray.core.engine.state import ERROR, EXPIRED, SIGNED_OUT, VALID
 
 
 class Notes:
@@ -465,7 +465,7 @@ def test_a_typo_while_the_config_is_edited_forgets_nothing(make_engine, sso_env,
 
 
 def test_a_sign_out_while_a_renewal_is_in_flight_stays_signed_out(make_engine, sso_env, home, monkeypatch):
-    from tray.core import aws, signin
+    from tray.core.identity import aws, signin
 
     engine, clock = signed_in(make_engine, sso_env)
     answered, release, logout_asked = threading.Event(), threading.Event(), threading.Event()

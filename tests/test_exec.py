@@ -130,7 +130,7 @@ os.kill(os.getpid(), seen[0])
 # The way macOS and Windows run the command (no sigtimedwait there), driven here on Linux.
 PORTABLE = """
 import os, sys
-from tray.core import execrun
+from tray.core.outlets import execrun
 sys.exit(execrun._run_portable(sys.argv[1:], dict(os.environ)))
 """
 
@@ -278,7 +278,7 @@ def test_server_hands_out_the_last_credentials_while_the_session_cannot_give_bet
 
     from tray.core.credentials import RoleCredentials
     from tray.core.errors import NotSignedIn
-    from tray.core.execrun import CredentialServer
+    from tray.core.outlets.execrun import CredentialServer
 
     now = [datetime.now(timezone.utc)]
     last = RoleCredentials("ASIALAST", "secret", "token", now[0] + timedelta(minutes=12))
@@ -354,7 +354,7 @@ def test_server_closes_a_connection_that_stays_silent():
     from datetime import datetime, timedelta, timezone
 
     from tray.core.credentials import RoleCredentials
-    from tray.core.execrun import CredentialServer
+    from tray.core.outlets.execrun import CredentialServer
 
     creds = RoleCredentials("ASIAIDLE", "secret", "token", datetime.now(timezone.utc) + timedelta(hours=1))
     with CredentialServer(lambda: creds) as server:

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import need_program
-from tray.core import exports
+from tray.core.outlets import exports
 from tray.core.credentials import RoleCredentials
 from tray.core.errors import UsageError
 

@@ -21,7 +21,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from conftest import BROWSERS, ROOT, need_program, run_cli, sim_accounts
-from tray.core.engine import Engine
+from tray.core.engine.engine import Engine
 from tray.ui import finder
 
 NAMES = ["payments-prod", "payments-dev", "search-prod", "search-dev", "ledger-prod", "identity-shared"]
@@ -32,8 +32,8 @@ NAMES = ["payments-prod", "payments-dev", "search-prod", "search-dev", "ledger-p
 
 def sign_in_to(session: str = "dev") -> None:
     """A real token from the simulator (PKCE, auto-approved) in this test's HOME."""
-    from tray.core.config import AwsConfig
-    from tray.core.signin import SignInOptions, login
+    from tray.core.identity.config import AwsConfig
+    from tray.core.identity.signin import SignInOptions, login
 
     login(AwsConfig.load().session(session), SignInOptions(opener=lambda url: urllib.request.urlopen(url, timeout=30).read()))
 
@@ -376,7 +376,7 @@ def test_find_with_no_tray_running_says_so_and_exits_2(home, sso_env):
     assert (result.returncode, result.stdout) == (2, "")
     assert result.stderr.startswith("sso-tray: the tray is not running") and result.stderr.count("\n") == 1
     # a file left by a tray that died: its port no longer answers
-    from tray.core.fileio import write_json
+    from tray.core.files.fileio import write_json
 
     server = finder.FinderServer(None).start()
     origin, secret = server.origin, server.secret

@@ -17,7 +17,7 @@ import pytest
 from PIL import Image, ImageChops, ImageDraw
 
 from conftest import ROOT
-from tray.core.state import (
+from tray.core.engine.state import (
     ERROR,
     EXPIRED,
     EXPIRING,
@@ -249,7 +249,7 @@ def test_ui_imports_no_boto3_and_only_the_state_from_core():
     run = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     loaded = run.stdout.split()
     assert not [m for m in loaded if m.startswith(("boto3", "botocore"))]
-    assert [m for m in loaded if m.startswith("tray.core.")] == ["tray.core.state"]
+    assert [m for m in loaded if m.startswith("tray.core.")] == ["tray.core.engine.state"]
 
 
 def test_contact_sheet():

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from conftest import need, run_cli
-from tray.core import fileio, paths
+from tray.core.files import fileio, paths
 from tray.core.errors import AwsError
 
 

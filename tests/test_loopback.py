@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from conftest import need
-from tray.core.loopback import SameUserHTTPServer, peer_uid
+from tray.core.osutil.loopback import SameUserHTTPServer, peer_uid
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the peer's user is known on Linux only")
 
@@ -82,7 +82,7 @@ def test_the_console_link_cannot_be_taken_by_another_user_first(monkeypatch):
     first gets no redirect, and the person's browser still gets the link."""
     import webbrowser
 
-    from tray.core import console
+    from tray.core.outlets import console
 
     link = "https://signin.aws.amazon.com/federation?Action=login&SigninToken=BEARER"
     seen: dict[str, str] = {}
@@ -103,7 +103,7 @@ def test_the_console_link_cannot_be_taken_by_another_user_first(monkeypatch):
 
 
 def test_the_finder_ticket_cannot_be_redeemed_by_another_user(sso_env, home):
-    from tray.core.engine import Engine
+    from tray.core.engine.engine import Engine
     from tray.ui import finder
 
     engine = Engine()

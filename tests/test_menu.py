@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from tray.core.state import (
+from tray.core.engine.state import (
     ERROR, EXPIRED, EXPIRING, SIGNED_OUT, SIGNING_IN, VALID, AccountView, RoleView, SessionView, State,
 )
 from tray.ui import menu
@@ -284,7 +284,7 @@ def test_signature_tells_relabelling_from_rebuilding():
 def test_the_last_outcome_is_marked_when_it_failed():
     from datetime import datetime, timezone
 
-    from tray.core.state import State
+    from tray.core.engine.state import State
     from tray.ui.menu import build
 
     now = datetime.now(timezone.utc)

@@ -85,15 +85,15 @@ def test_entry_is_the_command_line():
 
 
 def test_entry_runs_the_clipboard_helper_command_line():
-    """In a bundle sys.executable is the app: the clipboard clearer's `-m tray.core.clipboard …` must
-    reach tray.core.clipboard.main, not the sso-tray command line."""
-    from tray.core.clipboard import helper_argv
+    """In a bundle sys.executable is the app: the clipboard clearer's `-m tray.core.outlets.clipboard …` must
+    reach tray.core.outlets.clipboard.main, not the sso-tray command line."""
+    from tray.core.outlets.clipboard import helper_argv
 
     argv = helper_argv(0, hashlib.sha256(b"not on the clipboard").hexdigest())
-    assert argv[1:3] == ["-m", "tray.core.clipboard"]
+    assert argv[1:3] == ["-m", "tray.core.outlets.clipboard"]
     result = entry(*argv[1:], env={**os.environ, "DISPLAY": "", "WAYLAND_DISPLAY": ""})
     assert result.returncode in (0, 1), result.stderr  # 1: no clipboard here to look at
-    result = entry("-m", "tray.core.clipboard")
+    result = entry("-m", "tray.core.outlets.clipboard")
     assert result.returncode == 2 and "clear-after" in result.stderr
     result = entry("-m", "json.tool")
     assert result.returncode == 2 and "runs only" in result.stderr
@@ -152,7 +152,7 @@ def test_linux_spec(tmp_path):
     assert analysis.args[0] == [str(PACKAGING / "entry.py")]
     hidden = analysis.kwargs["hiddenimports"]
     for module in ("pystray._appindicator", "pystray._gtk", "pystray._xorg", "gi.repository.Gtk",
-                   "gi.repository.AyatanaAppIndicator3", "tray.core.clipboard"):
+                   "gi.repository.AyatanaAppIndicator3", "tray.core.outlets.clipboard"):
         assert module in hidden
     assert analysis.kwargs["hooksconfig"]["gi"]["module-versions"] == {"Gtk": "3.0"}
     assert "cryptography" in analysis.kwargs["excludes"]
@@ -326,7 +326,7 @@ def test_linux_bundle_runs_the_commands_and_the_tray(sso_env, home, tmp_path, re
         return subprocess.run([str(program), *args], capture_output=True, text=True, timeout=120, cwd=tmp_path, **kwargs)
 
     assert run("--version").stdout.strip() == version_line()
-    assert run("-m", "tray.core.clipboard").returncode == 2  # the clipboard helper's route
+    assert run("-m", "tray.core.outlets.clipboard").returncode == 2  # the clipboard helper's route
 
     login = run_cli("login", "--sso-session", "dev")
     assert login.returncode == 0, login.stderr

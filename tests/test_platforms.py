@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 
 from conftest import run_cli, sim_account, sim_role, write_config
-from tray.core import fileio, paths
-from tray.core.state import EXPIRING, SIGNED_OUT, VALID, SessionView, State
+from tray.core.files import fileio, paths
+from tray.core.engine.state import EXPIRING, SIGNED_OUT, VALID, SessionView, State
 from tray.ui import platform as tray_platform
 from tray.ui.menu import tooltip
 from tray.ui.notify import PystrayNotifier, notification_text
@@ -118,7 +118,7 @@ def test_short_tooltips_are_not_cut_anywhere():
 
 
 def engine_texts(name: str) -> list[tuple[str, str]]:
-    """The texts the engine notifies with (tray/core/engine.py: a warning, a pinned profile's failure)."""
+    """The texts the engine notifies with (tray/core/engine/engine.py: a warning, a pinned profile's failure)."""
     return [
         (f"AWS session {name} expires in 1h 59m", f"Sign in again to keep your AWS credentials working after 13:59 ({name})."),
         (f"{name} can no longer be kept fresh", f"{name}: " + "the session expired; " * 30),
@@ -356,7 +356,7 @@ def every_path() -> dict[str, Path]:
 
 
 def test_the_demo_on_windows_stays_in_its_own_folder_and_lock(simulated_windows):
-    from tray import demo
+    from tray.cli import demo
     from tray.ui.app import AlreadyRunning, single_instance
 
     real = every_path()
@@ -419,7 +419,7 @@ def test_on_windows_the_run_value_and_its_switch_in_the_real_registry():
 
     import winreg
 
-    from tray.core.autostart import RunKey, WindowsRegistry
+    from tray.core.osutil.autostart import RunKey, WindowsRegistry
 
     base = rf"Software\sso-tray-tests\{uuid.uuid4()}"
     registry, approved = WindowsRegistry(rf"{base}\Run"), WindowsRegistry(rf"{base}\StartupApproved")

@@ -9,7 +9,7 @@ import random
 
 import pytest
 
-from tray.core.ratelimit import DOUBLING, INITIAL_RATE, AdaptiveRateLimiter
+from tray.core.identity.ratelimit import DOUBLING, INITIAL_RATE, AdaptiveRateLimiter
 
 LATENCY = 0.05  # seconds from a call's start to its answer; the server sees it half-way
 WORKERS = 16  # calls in flight at most, as discovery's thread pool

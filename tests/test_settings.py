@@ -8,7 +8,7 @@ import stat
 import pytest
 
 from tray.core.errors import ConfigError
-from tray.core.settings import Settings, settings_path
+from tray.core.files.settings import Settings, settings_path
 
 HAND_EDITED = '{"favourites": ["prod-admin", "dev-read"], "pinned": ["prod-admin"],,}\n'  # a stray comma
 

@@ -38,7 +38,7 @@ def hold_idle_connection(port: int, held: list) -> None:
 
 def lock_is_free(path) -> bool:
     """Whether another process can take the token file's lock at once."""
-    from tray.core.fileio import lock_path_for
+    from tray.core.files.fileio import lock_path_for
 
     code = "import sys; from filelock import FileLock; FileLock(sys.argv[1]).acquire(timeout=0)"
     return subprocess.run([sys.executable, "-c", code, str(lock_path_for(path))], capture_output=True, timeout=30).returncode == 0
@@ -65,8 +65,8 @@ def in_thread(target) -> tuple[threading.Event, dict]:
 
 
 def test_login_completes_while_an_idle_connection_is_held_open(sso_env, home):
-    from tray.core.config import AwsConfig
-    from tray.core.signin import SignInOptions, login
+    from tray.core.identity.config import AwsConfig
+    from tray.core.identity.signin import SignInOptions, login
 
     held = []
 
@@ -88,9 +88,9 @@ def test_login_completes_while_an_idle_connection_is_held_open(sso_env, home):
 
 
 def test_cancel_with_an_idle_connection_open_ends_the_sign_in_within_a_second(sso_env, home):
-    from tray.core.config import AwsConfig
+    from tray.core.identity.config import AwsConfig
     from tray.core.errors import NotSignedIn
-    from tray.core.signin import SignInOptions, login
+    from tray.core.identity.signin import SignInOptions, login
 
     held, connected = [], threading.Event()
 
@@ -136,10 +136,10 @@ def test_login_timeout_with_an_idle_connection_open_ends_on_time(sso_env, home):
 
 
 def test_cancel_while_another_process_signs_in_ends_the_wait_within_a_second(sso_env, home):
-    from tray.core.config import AwsConfig
+    from tray.core.identity.config import AwsConfig
     from tray.core.errors import NotSignedIn
-    from tray.core.fileio import lock_path_for
-    from tray.core.signin import SignInOptions, login
+    from tray.core.files.fileio import lock_path_for
+    from tray.core.identity.signin import SignInOptions, login
 
     session = AwsConfig.load().session("dev")
     lock = lock_path_for(session.token_cache_path)
@@ -269,8 +269,8 @@ def test_both_flows_share_the_registration_file_and_replace_what_cannot_do_them(
 ])
 def test_registration_key_is_the_aws_cli_v2_one(sso_env, home, line, scopes):
     write_config(home, f"[sso-session dev]\nsso_start_url = {START_URL}\nsso_region = us-east-1\n{line}")
-    from tray.core.config import AwsConfig
-    from tray.core.tokens import registration_cache_path
+    from tray.core.identity.config import AwsConfig
+    from tray.core.identity.tokens import registration_cache_path
 
     expected = registration_file(home, cli_registration_key(START_URL, "us-east-1", scopes, "dev"))
     assert registration_cache_path(AwsConfig.load().session("dev")) == expected
@@ -292,8 +292,8 @@ def test_legacy_registration_key_is_the_aws_cli_v2_one(sso_env, home):
 
 def test_a_half_written_token_file_is_read_again(sso_env, home, monkeypatch):
     """botocore rewrites the token file in place (truncate, write): a reader can catch half of it."""
-    from tray.core import tokens
-    from tray.core.config import AwsConfig
+    from tray.core.identity import tokens
+    from tray.core.identity.config import AwsConfig
 
     session = AwsConfig.load().session("dev")
     expires = (datetime.now(timezone.utc) + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -323,8 +323,8 @@ def test_a_half_written_token_file_is_read_again(sso_env, home, monkeypatch):
 
 
 def test_a_token_file_that_never_parses_is_corrupt(sso_env, home):
-    from tray.core import tokens
-    from tray.core.config import AwsConfig
+    from tray.core.identity import tokens
+    from tray.core.identity.config import AwsConfig
 
     session = AwsConfig.load().session("dev")
     session.token_cache_path.parent.mkdir(parents=True, exist_ok=True)

@@ -72,8 +72,8 @@ def token_path(home: Path) -> Path:
 
 def sign_in(sim) -> dict:
     """A real token for [sso-session dev] from the simulator (PKCE, auto-approved), in this test's HOME."""
-    from tray.core.config import AwsConfig
-    from tray.core.signin import SignInOptions, login
+    from tray.core.identity.config import AwsConfig
+    from tray.core.identity.signin import SignInOptions, login
 
     approve = sim.options.auto_approve
     sim.options.auto_approve = True
@@ -254,9 +254,9 @@ def _prepare(state: str, sim, home: Path) -> re.Pattern:
     if state == "error":
         # a valid session, its accounts already listed, whose portal can no longer be reached:
         # the test then clicks "Refresh accounts", which fails
-        from tray.core import accounts
-        from tray.core.config import AwsConfig
-        from tray.core.tokens import read_token
+        from tray.core.identity import accounts
+        from tray.core.identity.config import AwsConfig
+        from tray.core.identity.tokens import read_token
 
         session = AwsConfig.load().session("dev")
         accounts.discover(session, read_token(session))

@@ -45,8 +45,8 @@ def test_a_token_written_by_botocore_is_shown(desktop, start_tray, sso_env, home
     """`aws sso login` writes the token cache through botocore's JSONFileCache; so does this test."""
     from botocore.utils import JSONFileCache
 
-    from tray.core.config import AwsConfig
-    from tray.core.signin import SignInOptions, login
+    from tray.core.identity.config import AwsConfig
+    from tray.core.identity.signin import SignInOptions, login
 
     tray = start_tray()
     tray.wait_menu(lambda m: status(m) == "dev — signed out", what="signed out at start")

@@ -50,8 +50,8 @@ def world(home, simulator, monkeypatch):
     monkeypatch.setenv("AWS_CONFIG_FILE", str(home / ".aws" / "config"))
     monkeypatch.setenv("AWS_ENDPOINT_URL_SSO", simulator.url)
     monkeypatch.setenv("AWS_ENDPOINT_URL_SSO_OIDC", simulator.url)
-    from tray.core.config import AwsConfig
-    from tray.core.signin import SignInOptions, login
+    from tray.core.identity.config import AwsConfig
+    from tray.core.identity.signin import SignInOptions, login
 
     login(AwsConfig.load().session("dev"), SignInOptions(opener=lambda url: urllib.request.urlopen(url, timeout=30).read()))
     return simulator, profiles
@@ -81,8 +81,8 @@ def exported(text: str, tmp_path: Path) -> dict[str, str]:
 
 def cached_key(home: Path, account: str, role: str) -> str:
     """The access key id the tray cached for this account and role, where the AWS CLI v2 keeps it."""
-    from tray.core.config import AwsConfig
-    from tray.core.rolecreds import role_cache_path
+    from tray.core.identity.config import AwsConfig
+    from tray.core.identity.rolecreds import role_cache_path
 
     path = role_cache_path(AwsConfig.load().session("dev"), account, role)
     return json.loads(path.read_text())["Credentials"]["AccessKeyId"]

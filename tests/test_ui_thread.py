@@ -149,8 +149,8 @@ def tray_on_fake_icon(sso_env, xvfb, monkeypatch):
     import pystray
     from gi.repository import GLib
 
-    from tray.core.engine import Engine
-    from tray.core.scheduler import Scheduler
+    from tray.core.engine.engine import Engine
+    from tray.core.engine.scheduler import Scheduler
     from tray.ui.app import TrayApp
 
     monkeypatch.setattr(pystray, "Icon", recording_icon_class())
@@ -192,7 +192,7 @@ def drained(app) -> None:
 
 
 def test_every_change_of_the_icon_arrives_on_the_thread_that_runs_it(tray_on_fake_icon, home):
-    from tray.core.state import ERROR, VALID
+    from tray.core.engine.state import ERROR, VALID
     from tray.ui.menu import status_text, tooltip
 
     app, engine, clock, sim = tray_on_fake_icon

@@ -60,8 +60,8 @@ class World:
         os.environ.clear()
         os.environ.update(self.env)
         try:
-            from tray.core.config import AwsConfig
-            from tray.core.signin import SignInOptions, login
+            from tray.core.identity.config import AwsConfig
+            from tray.core.identity.signin import SignInOptions, login
 
             config = AwsConfig.load()
             fetch = lambda url: urllib.request.urlopen(url, timeout=30).read()  # noqa: E731
@@ -182,7 +182,7 @@ def discovery_scenarios(runs: int) -> list[Result]:
 def growth_scenarios(runs: int) -> list[Result]:
     from datetime import datetime, timezone
 
-    from tray.core.state import AccountView, RoleView, SessionView, State
+    from tray.core.engine.state import AccountView, RoleView, SessionView, State
     from tray.ui.menu import build
 
     results = []
@@ -223,7 +223,7 @@ def credfile_scenario() -> list[Result]:
     home = Path(tempfile.mkdtemp(prefix="sso-tray-bench-"))
     code = (
         "import sys; from datetime import datetime, timezone; from pathlib import Path\n"
-        "from tray.core.credfile import write_profile\n"
+        "from tray.core.files.credfile import write_profile\n"
         "for i in range(25):\n"
         "    write_profile(Path(sys.argv[1]), f'p{sys.argv[2]}-{i}', {'aws_access_key_id': 'ASIA' + str(i), 'aws_secret_access_key': 's', 'aws_session_token': 't'})\n"
     )

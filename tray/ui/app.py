@@ -12,10 +12,10 @@ import sys
 import threading
 from typing import Callable
 
-from tray.core import paths
-from tray.core.engine import Engine
+from tray.core.files import paths
+from tray.core.engine.engine import Engine
 from tray.core.errors import AwsError
-from tray.core.state import State
+from tray.core.engine.state import State
 from tray.ui import platform
 
 log = logging.getLogger(__name__)
@@ -35,7 +35,7 @@ def single_instance():
     """Hold the per-user tray lock for the life of the process; AlreadyRunning if another tray has it."""
     from filelock import FileLock, Timeout
 
-    from tray.core.fileio import private_dir
+    from tray.core.files.fileio import private_dir
 
     folder = private_dir(paths.app_locks_dir())
     lock = FileLock(str(folder / "tray.lock"), mode=0o600)
@@ -115,7 +115,7 @@ class TrayActions:
         return getattr(self._engine, name)
 
     def set_autostart(self, on: bool):
-        from tray.core import autostart
+        from tray.core.osutil import autostart
 
         def apply():
             autostart.enable(app_icons=platform.app_icons()) if on else autostart.disable()
@@ -227,7 +227,7 @@ class TrayApp:
             self.surface.update(**changes)
 
     def _setup(self, icon) -> None:
-        from tray.core import autostart
+        from tray.core.osutil import autostart
 
         self.surface.start()  # pystray's loop runs: changes are posted to it from now on
         self.surface.update(visible=True)

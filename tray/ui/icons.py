@@ -31,7 +31,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw
 
-from tray.core.state import ERROR, EXPIRED, EXPIRING, SIGNED_OUT, SIGNING_IN, VALID, State
+from tray.core.engine.state import ERROR, EXPIRED, EXPIRING, SIGNED_OUT, SIGNING_IN, VALID, State
 
 KINDS: tuple[str, ...] = (SIGNED_OUT, VALID, EXPIRING, EXPIRED, SIGNING_IN, ERROR)
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Callable, Protocol, Sequence
 
-from tray.core.state import ERROR, EXPIRED, EXPIRING, SIGNED_OUT, SIGNING_IN, VALID, AccountView, RoleView, SessionView, State, clock_time, describe_left
+from tray.core.engine.state import ERROR, EXPIRED, EXPIRING, SIGNED_OUT, SIGNING_IN, VALID, AccountView, RoleView, SessionView, State, clock_time, describe_left
 
 FORMATS = ("bash", "zsh", "sh", "fish", "powershell", "cmd", "dotenv", "json")
 INLINE = 15  # up to this many accounts (or profiles) sit in the menu itself; more are grouped

@@ -86,7 +86,7 @@ def prepare_app(platform: str | None = None, appkit=None) -> bool:
 
 
 def app_icons():
-    """What draws the logo into a hicolor folder for the Linux applications menu (`tray.core.autostart`
+    """What draws the logo into a hicolor folder for the Linux applications menu (`tray.core.osutil.autostart`
     takes it as a parameter, since tray.core draws nothing); None without Pillow (the tray extra)."""
     try:
         from tray.ui.icons import save_app_icons

@@ -1,6 +1,6 @@
 """How `sso-tray find` reaches the running tray: a file only this user can read, beside the tray's lock.
 
-The tray writes `finder.json` (mode 0600, in the 0700 locks folder of `tray.core.paths.app_locks_dir()`)
+The tray writes `finder.json` (mode 0600, in the 0700 locks folder of `tray.core.files.paths.app_locks_dir()`)
 while it holds the single-instance lock, and removes it when it quits. It holds the page's origin and the
 secret. A file, not a socket: the folder's permissions already make it private to the user on every
 platform (the per-user cache folder on Windows and macOS too), it needs no server of its own, and
@@ -15,7 +15,7 @@ import http.client
 import json
 from urllib.parse import urlencode, urlsplit
 
-from tray.core import paths
+from tray.core.files import paths
 from tray.core.errors import UsageError
 from tray.ui.finder.server import KEY_HEADER
 
@@ -27,7 +27,7 @@ def channel_file():
 
 
 def publish(origin: str, secret: str) -> None:
-    from tray.core.fileio import private_dir, write_json
+    from tray.core.files.fileio import private_dir, write_json
 
     private_dir(channel_file().parent)  # the folder is what keeps the secret private: 0700, and ours
     write_json(channel_file(), {"origin": origin, "key": secret}, mode=0o600)

@@ -6,8 +6,8 @@ test of "no secret reaches the page" is a test of this one function's output.
 
 from __future__ import annotations
 
-from tray.core.exports import FORMATS
-from tray.core.state import State, clock_time, describe_left
+from tray.core.outlets.exports import FORMATS
+from tray.core.engine.state import State, clock_time, describe_left
 
 STATUS_WORDS = {
     "valid": "valid", "expiring": "expiring soon", "expired": "expired",

@@ -36,8 +36,8 @@ from importlib import resources
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from tray.core.errors import TrayError
-from tray.core.exports import FORMATS
-from tray.core.loopback import SameUserHTTPServer
+from tray.core.outlets.exports import FORMATS
+from tray.core.osutil.loopback import SameUserHTTPServer
 from tray.ui.finder.model import page_data
 
 log = logging.getLogger(__name__)
@@ -180,7 +180,7 @@ class FinderServer:
 
     def setup(self, body: dict) -> tuple[int, dict]:
         """Write an [sso-session] from the form, then load it and sign in to it."""
-        from tray.core import configwrite
+        from tray.core.files import configwrite
 
         fields = {k: str(body.get(k) or "").strip() for k in ("start_url", "region", "name")}
         try:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import namedtuple
 from collections.abc import Callable
 
-from tray.core.config import AwsConfig
+from tray.core.identity.config import AwsConfig
 from tray.core.errors import UsageError
 
 

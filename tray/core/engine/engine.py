@@ -30,20 +30,20 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Callable, Protocol
 
-from tray.core import accounts, rolecreds
-from tray.core.config import AwsConfig, SsoSession
+from tray.core.identity import accounts, rolecreds
+from tray.core.identity.config import AwsConfig, SsoSession
 from tray.core.credentials import RoleCredentials, utcnow
 from tray.core.errors import NotSignedIn, TrayError
-from tray.core.profiles import RoleProfile, merge
-from tray.core.scheduler import Scheduler
-from tray.core.sessions import EXPIRED as STATUS_EXPIRED, SIGNED_OUT as STATUS_SIGNED_OUT, VALID as STATUS_VALID
-from tray.core.settings import Settings, settings_path
-from tray.core.state import (
+from tray.core.identity.profiles import RoleProfile, merge
+from tray.core.engine.scheduler import Scheduler
+from tray.core.identity.sessions import EXPIRED as STATUS_EXPIRED, SIGNED_OUT as STATUS_SIGNED_OUT, VALID as STATUS_VALID
+from tray.core.files.settings import Settings, settings_path
+from tray.core.engine.state import (
     ERROR, EXPIRED, EXPIRING, EXPIRING_WITHIN, SIGNED_OUT, SIGNING_IN, VALID,
     AccountView, RoleView, SessionView, State, clock_time, describe_left,
 )
-from tray.core.tokens import CorruptTokenCache, Token, read_token
-from tray.core.warnings import due_warning, next_warning_time
+from tray.core.identity.tokens import CorruptTokenCache, Token, read_token
+from tray.core.engine.warnings import due_warning, next_warning_time
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +120,7 @@ class Engine:
         self.scheduler = scheduler or Scheduler(clock)
         self.notifier = notifier or NoNotifier()
         if copy is None:
-            from tray.core.clipboard import copy_secret as copy
+            from tray.core.outlets.clipboard import copy_secret as copy
         self._copy = copy
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="action")
         self.retry_base, self.retry_cap = retry_base, retry_cap
@@ -393,7 +393,7 @@ class Engine:
             self.settings_problem = str(e)
 
     def _load_config(self) -> None:
-        from tray.core import paths
+        from tray.core.files import paths
 
         path = paths.aws_config_file()
         self._files["config"] = _signature(path)
@@ -445,7 +445,7 @@ class Engine:
 
     def _check(self) -> None:
         """The files and the clock: what changed since the last look is applied now."""
-        from tray.core import paths
+        from tray.core.files import paths
 
         now, mono = self.clock(), self.monotonic()
         jumped = False
@@ -608,7 +608,7 @@ class Engine:
         return self._post(self._sign_in, name)
 
     def _sign_in(self, name: str):
-        from tray.core.signin import SignInOptions, login
+        from tray.core.identity.signin import SignInOptions, login
 
         s = self._session(name)
         if s.signing_in is not None:
@@ -653,7 +653,7 @@ class Engine:
         return self._post(self._sign_out, name)
 
     def _sign_out(self, name: str) -> Future:
-        from tray.core.signin import logout
+        from tray.core.identity.signin import logout
 
         s = self._session(name)
         session = s.session
@@ -674,7 +674,7 @@ class Engine:
         return self._work(lambda: logout(session), signed_out)
 
     def _renew(self, name: str):
-        from tray.core.sessions import renew
+        from tray.core.identity.sessions import renew
 
         s = self._sessions.get(name)
         if s is None or s.renewing is not None:
@@ -783,7 +783,7 @@ class Engine:
         return self._post(self._copy_export, profile, fmt)
 
     def _copy_export(self, profile: str, fmt: str | None):
-        from tray.core.exports import format_credentials
+        from tray.core.outlets.exports import format_credentials
 
         fmt = fmt or self.settings.default_format or _default_format()
         clear_after = self.settings.clear_clipboard_after or None
@@ -798,8 +798,8 @@ class Engine:
         return self._post(self._write_credentials, profile)
 
     def _write_credentials(self, profile: str, margin: timedelta = rolecreds.REUSE_MARGIN, **hooks):
-        from tray.core.credfile import credential_values, write_profile
-        from tray.core.paths import credentials_file
+        from tray.core.files.credfile import credential_values, write_profile
+        from tray.core.files.paths import credentials_file
 
         def write(p, creds):
             write_profile(credentials_file(), profile, credential_values(creds, p.region))
@@ -812,7 +812,7 @@ class Engine:
 
     def _open_console(self, profile: str):
         def open_it(p, creds):
-            from tray.core import console
+            from tray.core.outlets import console
 
             console.open_url(console.console_url(p, creds))
             return f"Opened the AWS console as {profile}."
@@ -924,6 +924,6 @@ def _reason(error: BaseException) -> str:
 
 
 def _default_format() -> str:
-    from tray.core.exports import default_format
+    from tray.core.outlets.exports import default_format
 
     return default_format()

@@ -145,7 +145,7 @@ class _OneTimeRedirect:
         import threading
         from http.server import BaseHTTPRequestHandler
 
-        from tray.core.loopback import SameUserHTTPServer
+        from tray.core.osutil.loopback import SameUserHTTPServer
 
         self.served = threading.Event()
         path = "/" + secrets.token_urlsafe(24)

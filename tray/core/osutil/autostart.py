@@ -10,7 +10,7 @@ program that is running now (the PyInstaller bundle, or the installed `sso-tray`
 Each platform is an `Autostart` (enable / disable / is_enabled / describe). Which one applies is a
 parameter, so the macOS and Windows code runs in the Linux tests; the Windows registry sits behind
 `Registry` (get / set / delete one value), whose real implementation imports `winreg` only when used
-and whose test double is a dict. Files are written with `tray.core.fileio.atomic_write`.
+and whose test double is a dict. Files are written with `tray.core.files.fileio.atomic_write`.
 
 Nothing is started now: the entry takes effect at the next login (the person already has a tray running
 when they tick "Start at login").
@@ -23,7 +23,7 @@ under `...\\Explorer\\StartupApproved\\Run` (REG_BINARY; first byte 02 or 06 = e
 disabled, then the FILETIME of the change): status honours it, and `on` sets it back to enabled. On macOS
 a tray started from a translocated copy (App Translocation runs a quarantined app from a random read-only
 folder that is gone after a restart) is refused, because the LaunchAgent would point at nothing.
-Under `tray.core.paths.use_root` (the demo) the entries go under that folder, and the Windows registry is
+Under `tray.core.files.paths.use_root` (the demo) the entries go under that folder, and the Windows registry is
 left alone.
 """
 
@@ -38,10 +38,10 @@ import sys
 from pathlib import Path
 from typing import Callable, Protocol
 
-from tray.core import paths
+from tray.core.files import paths
 from tray.core.errors import AwsError
-from tray.core.fileio import atomic_write
-from tray.core.paths import APP_NAME
+from tray.core.files.fileio import atomic_write
+from tray.core.files.paths import APP_NAME
 
 LAUNCH_AGENT_LABEL = "io.github.sso-tray"
 RUN_KEY = r"Software\Microsoft\Windows\CurrentVersion\Run"

@@ -15,7 +15,7 @@ from __future__ import annotations
 import configparser
 from pathlib import Path
 
-from tray.core import inifile
+from tray.core.files import inifile
 from tray.core.credentials import RoleCredentials, format_time
 from tray.core.errors import UsageError
 

@@ -105,8 +105,8 @@ def shadowing_credentials() -> str | None:
     [default] is used; boto 2's `[Credentials]` comes after the profiles, still ahead of the endpoint."""
     from pathlib import Path
 
-    from tray.core import inifile, paths
-    from tray.core.configwrite import section_key
+    from tray.core.files import inifile, paths
+    from tray.core.files.configwrite import section_key
 
     credentials = inifile.read_sections(inifile.read_text(paths.credentials_file())).get("default") or {}
     if "aws_access_key_id" in credentials:

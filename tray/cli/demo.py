@@ -20,7 +20,7 @@ START_URL = "https://demo.awsapps.com/start"
 
 def prepare(accounts: int) -> tuple[object, Path]:
     """The simulator, running, and a throw-away home (`paths.use_root`) with an AWS config for it."""
-    from tray.core import paths
+    from tray.core.files import paths
     from tray.simulator import Simulator, SimulatorOptions
     from tray.simulator.directory import Directory
 
@@ -44,8 +44,8 @@ def prepare(accounts: int) -> tuple[object, Path]:
 
 def sign_in(sim) -> None:
     """The real PKCE flow; the 'browser' is a plain GET that follows the simulator's auto-approval."""
-    from tray.core.config import AwsConfig
-    from tray.core.signin import SignInOptions, login
+    from tray.core.identity.config import AwsConfig
+    from tray.core.identity.signin import SignInOptions, login
 
     login(AwsConfig.load().session("demo"), SignInOptions(opener=lambda url: urllib.request.urlopen(url, timeout=30).read()))
     sim.options.auto_approve = False  # from now on a person clicks Allow in the browser

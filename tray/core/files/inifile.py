@@ -296,7 +296,7 @@ def rewrite(path: Path, change: Callable[[str], str | None]) -> bool:
     """Under the lock: read, apply `change(text) -> new text | None`, write atomically if it changed.
 
     An exception raised by `change` (e.g. a `UsageError` for a clash it found) leaves the file untouched."""
-    from tray.core import fileio  # only a write needs it
+    from tray.core.files import fileio  # only a write needs it
 
     path = Path(path)
     try:

@@ -24,13 +24,13 @@ from http.server import BaseHTTPRequestHandler
 from typing import Callable
 from urllib.parse import parse_qs, urlencode, urlparse
 
-from tray.core import aws
-from tray.core.config import SsoSession
+from tray.core.identity import aws
+from tray.core.identity.config import SsoSession
 from tray.core.credentials import utcnow
 from tray.core.errors import AwsError, NotSignedIn
-from tray.core.fileio import file_lock
-from tray.core.loopback import SameUserHTTPServer
-from tray.core.tokens import (
+from tray.core.files.fileio import file_lock
+from tray.core.osutil.loopback import SameUserHTTPServer
+from tray.core.identity.tokens import (
     CorruptTokenCache,
     Registration,
     Token,
@@ -107,7 +107,7 @@ def _hold_session_lock(stack: contextlib.ExitStack, session: SsoSession, options
 
 def logout(session: SsoSession) -> bool:
     """Call Logout and remove the cached token. Returns False if there was nothing to sign out of."""
-    from tray.core.tokens import delete_token
+    from tray.core.identity.tokens import delete_token
 
     # under the token file's lock, as renewals are: a renewal in flight cannot write its token back after
     # the file is gone (the session would come back, with a token Logout just ended)

@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from collections.abc import Callable, Iterator
 
-from tray.core import paths
+from tray.core.files import paths
 
 
 def resolve_target(path: Path) -> Path:

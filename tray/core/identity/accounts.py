@@ -16,13 +16,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from tray.core import aws, paths
-from tray.core.config import SsoSession
+from tray.core.identity import aws
+from tray.core.files import paths
+from tray.core.identity.config import SsoSession
 from tray.core.credentials import format_time, parse_time, utcnow
 from tray.core.errors import AwsError
-from tray.core.fileio import write_json
-from tray.core.ratelimit import AdaptiveRateLimiter, backoff_delay
-from tray.core.tokens import Token
+from tray.core.files.fileio import write_json
+from tray.core.identity.ratelimit import AdaptiveRateLimiter, backoff_delay
+from tray.core.identity.tokens import Token
 
 WORKERS = 32
 PAGE_SIZE = 100

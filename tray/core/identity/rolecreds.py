@@ -16,8 +16,8 @@ import json
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from tray.core import paths
-from tray.core.config import SsoSession
+from tray.core.files import paths
+from tray.core.identity.config import SsoSession
 from tray.core.credentials import RoleCredentials, utcnow
 from tray.core.errors import AwsError
 
@@ -52,9 +52,9 @@ def read_cached(session: SsoSession, account_id: str, role_name: str, now: datet
 def fetch(session: SsoSession, account_id: str, role_name: str, now: datetime | None = None) -> RoleCredentials:
     """New credentials from GetRoleCredentials (the session must be signed in), cached on disk."""
     # imported here: the cached path (`read_cached`) must stay free of the network machinery
-    from tray.core import aws
-    from tray.core.fileio import write_json
-    from tray.core.sessions import valid_token
+    from tray.core.identity import aws
+    from tray.core.files.fileio import write_json
+    from tray.core.identity.sessions import valid_token
 
     now = now or utcnow()
     token = valid_token(session, now)

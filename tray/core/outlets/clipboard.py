@@ -1,7 +1,7 @@
 """Putting a secret on the clipboard, and taking it off again later (SPEC §5, §8).
 
 `copy_secret` puts the text on the clipboard through pyperclip's chosen mechanism and, when asked,
-starts a small detached process (`python -m tray.core.clipboard clear-after SECONDS SHA256`) that
+starts a small detached process (`python -m tray.core.outlets.clipboard clear-after SECONDS SHA256`) that
 knows only the SHA-256 of what was copied. It sleeps, then empties the clipboard if - and only if -
 the clipboard still holds that text, so something the person copied in the meantime is left alone.
 The secret itself never appears on a command line or in an environment variable; the helper outlives
@@ -112,7 +112,7 @@ def _paste() -> str:
 
 def helper_argv(seconds: float, sha256hex: str) -> list[str]:
     """The command line of the clearing helper: no secret in it, only the hash."""
-    return [sys.executable, "-m", "tray.core.clipboard", "clear-after", f"{seconds:g}", sha256hex]
+    return [sys.executable, "-m", "tray.core.outlets.clipboard", "clear-after", f"{seconds:g}", sha256hex]
 
 
 def copy_secret(text: str, clear_after: float | None = DEFAULT_CLEAR_AFTER) -> None:
@@ -128,7 +128,7 @@ def copy_secret(text: str, clear_after: float | None = DEFAULT_CLEAR_AFTER) -> N
 
 def _start_helper(seconds: float, sha256hex: str) -> None:
     kwargs: dict = {
-        # From the folder that holds the `tray` package, so that `-m tray.core.clipboard` resolves
+        # From the folder that holds the `tray` package, so that `-m tray.core.outlets.clipboard` resolves
         # even when sso-tray runs from a source checkout, and no user folder is kept busy.
         "cwd": str(Path(__file__).resolve().parents[2]),
         "stdin": subprocess.DEVNULL,
@@ -162,7 +162,7 @@ def clear_if_unchanged(sha256hex: str) -> bool:
 def main(argv: list[str]) -> int:
     """`clear-after SECONDS SHA256`: the detached helper's work."""
     if len(argv) != 3 or argv[0] != "clear-after":
-        print("usage: python -m tray.core.clipboard clear-after SECONDS SHA256", file=sys.stderr)
+        print("usage: python -m tray.core.outlets.clipboard clear-after SECONDS SHA256", file=sys.stderr)
         return 2
     try:
         seconds = float(argv[1])

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import shlex
 
-from tray.core import inifile, paths
+from tray.core.files import inifile, paths
 
 SHELLS = ("bash", "zsh", "fish")
 # A command spec: name -> {"flags": [...], "takes_profile": bool, "choices": [...]}; value flags separately.
@@ -22,7 +22,7 @@ FORMATS = ("bash", "zsh", "sh", "fish", "powershell", "cmd", "dotenv", "json")
 
 
 def _config_sections() -> dict[str, dict[str, str]]:
-    from tray.core.configwrite import section_key
+    from tray.core.files.configwrite import section_key
 
     try:
         return inifile.read_sections(inifile.read_text(paths.aws_config_file()), key=section_key)

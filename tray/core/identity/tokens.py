@@ -14,11 +14,11 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from tray.core import paths
-from tray.core.config import SsoSession
+from tray.core.files import paths
+from tray.core.identity.config import SsoSession
 from tray.core.credentials import format_time, parse_time
 from tray.core.errors import NotSignedIn
-from tray.core.fileio import write_json
+from tray.core.files.fileio import write_json
 
 # botocore's SSOTokenProvider renews a token inside 15 minutes of its expiry; so does sso-tray.
 REFRESH_WINDOW = timedelta(minutes=15)

@@ -25,8 +25,8 @@ def _print_err(message: str) -> None:
 
 
 def _sign_in(session, device_code: bool = False, open_browser: bool = True, timeout: float = 600.0) -> None:
-    from tray.core.state import clock_time, describe_left
-    from tray.core.signin import SignInOptions, login
+    from tray.core.engine.state import clock_time, describe_left
+    from tray.core.identity.signin import SignInOptions, login
     from tray.core.credentials import utcnow
 
     options = SignInOptions(
@@ -40,7 +40,7 @@ def _sign_in(session, device_code: bool = False, open_browser: bool = True, time
 
 
 def cmd_login(args) -> int:
-    from tray.core.config import AwsConfig
+    from tray.core.identity.config import AwsConfig
 
     config = AwsConfig.load()
     session = config.profile(args.profile).session if args.profile else config.session(args.sso_session)
@@ -49,9 +49,9 @@ def cmd_login(args) -> int:
 
 
 def cmd_logout(args) -> int:
-    from tray.core import rolecreds
-    from tray.core.config import AwsConfig
-    from tray.core.signin import logout
+    from tray.core.identity import rolecreds
+    from tray.core.identity.config import AwsConfig
+    from tray.core.identity.signin import logout
 
     config = AwsConfig.load()
     sessions = [config.session(args.sso_session)] if args.sso_session or len(config.sessions) == 1 else list(config.sessions.values())
@@ -64,9 +64,9 @@ def cmd_logout(args) -> int:
 
 
 def cmd_status(args) -> int:
-    from tray.core.config import AwsConfig
-    from tray.core.sessions import VALID, session_status
-    from tray.core.state import clock_time, describe_left
+    from tray.core.identity.config import AwsConfig
+    from tray.core.identity.sessions import VALID, session_status
+    from tray.core.engine.state import clock_time, describe_left
     from tray.core.credentials import utcnow
 
     config = AwsConfig.load()
@@ -98,16 +98,16 @@ def cmd_status(args) -> int:
 
 def _discovery_for(session):
     """A session's accounts and roles: from the cache, or listed now (the session must be signed in)."""
-    from tray.core.accounts import discover, read_cache
-    from tray.core.sessions import valid_token
+    from tray.core.identity.accounts import discover, read_cache
+    from tray.core.identity.sessions import valid_token
 
     return read_cache(session) or discover(session, valid_token(session))
 
 
 def _role_credentials(args):
-    from tray.core import rolecreds
-    from tray.core.config import AwsConfig
-    from tray.core.profiles import resolve
+    from tray.core.identity import rolecreds
+    from tray.core.identity.config import AwsConfig
+    from tray.core.identity.profiles import resolve
 
     config = AwsConfig.load()
     profile = resolve(config, args.profile, args.sso_session, _discovery_for)
@@ -115,12 +115,12 @@ def _role_credentials(args):
 
 
 def cmd_profiles(args) -> int:
-    from tray.core.accounts import discover, read_cache
-    from tray.core.config import AwsConfig
+    from tray.core.identity.accounts import discover, read_cache
+    from tray.core.identity.config import AwsConfig
     from tray.core.credentials import format_time
     from tray.core.errors import NotSignedIn
-    from tray.core.profiles import merge
-    from tray.core.sessions import valid_token
+    from tray.core.identity.profiles import merge
+    from tray.core.identity.sessions import valid_token
 
     config = AwsConfig.load()
     sessions = [config.session(args.sso_session)] if args.sso_session else list(config.sessions.values())
@@ -154,16 +154,16 @@ def cmd_profiles(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from tray.core.exports import default_format, format_credentials
-    from tray.core.settings import Settings
+    from tray.core.outlets.exports import default_format, format_credentials
+    from tray.core.files.settings import Settings
 
     settings = Settings.load()
     fmt = args.format or settings.default_format or default_format()
     profile, creds = _role_credentials(args)
     text = format_credentials(creds, fmt, profile.region)
     if args.copy:
-        from tray.core.clipboard import copy_secret
-        from tray.core.state import clock_time
+        from tray.core.outlets.clipboard import copy_secret
+        from tray.core.engine.state import clock_time
 
         copy_secret(text, settings.clear_clipboard_after or None)
         cleared = f"; cleared in {settings.clear_clipboard_after} s" if settings.clear_clipboard_after else ""
@@ -174,9 +174,9 @@ def cmd_export(args) -> int:
 
 
 def cmd_write(args) -> int:
-    from tray.core.credfile import credential_values, write_profile
-    from tray.core.paths import credentials_file
-    from tray.core.state import clock_time
+    from tray.core.files.credfile import credential_values, write_profile
+    from tray.core.files.paths import credentials_file
+    from tray.core.engine.state import clock_time
 
     profile, creds = _role_credentials(args)
     name = args.as_name or profile.name
@@ -187,7 +187,7 @@ def cmd_write(args) -> int:
 
 
 def cmd_credential_process(args) -> int:
-    from tray.core.exports import format_credentials
+    from tray.core.outlets.exports import format_credentials
 
     _, creds = _role_credentials(args)
     sys.stdout.write(format_credentials(creds, "json"))
@@ -195,10 +195,10 @@ def cmd_credential_process(args) -> int:
 
 
 def cmd_console(args) -> int:
-    from tray.core import console
+    from tray.core.outlets import console
 
     if args.region:
-        from tray.core.configwrite import validate_region
+        from tray.core.files.configwrite import validate_region
 
         validate_region(args.region)
     if args.destination:
@@ -214,9 +214,10 @@ def cmd_console(args) -> int:
 
 
 def cmd_exec(args) -> int:
-    from tray.core import execrun, rolecreds
-    from tray.core.config import AwsConfig
-    from tray.core.profiles import resolve
+    from tray.core.outlets import execrun
+    from tray.core.identity import rolecreds
+    from tray.core.identity.config import AwsConfig
+    from tray.core.identity.profiles import resolve
 
     if not args.command:
         raise UsageError("exec needs a command after `--`: sso-tray exec PROFILE [--server] -- CMD [ARG...]")
@@ -237,9 +238,9 @@ def cmd_exec(args) -> int:
 
 
 def cmd_configure(args) -> int:
-    from tray.core import configwrite
-    from tray.core.config import AwsConfig
-    from tray.core.paths import aws_config_file
+    from tray.core.files import configwrite
+    from tray.core.identity.config import AwsConfig
+    from tray.core.files.paths import aws_config_file
 
     if args.what == "profiles":
         return _configure_profiles(args)
@@ -259,11 +260,11 @@ def cmd_configure(args) -> int:
 
 
 def _configure_profiles(args) -> int:
-    from tray.core import configwrite
-    from tray.core.accounts import discover
-    from tray.core.config import AwsConfig
-    from tray.core.paths import aws_config_file
-    from tray.core.sessions import valid_token
+    from tray.core.files import configwrite
+    from tray.core.identity.accounts import discover
+    from tray.core.identity.config import AwsConfig
+    from tray.core.files.paths import aws_config_file
+    from tray.core.identity.sessions import valid_token
 
     given = [flag for flag, value in (("--start-url", args.start_url), ("--name", args.name), ("--no-login", args.no_login)) if value]
     if given:
@@ -292,7 +293,7 @@ def _configure_profiles(args) -> int:
 
 
 def cmd_completion(args) -> int:
-    from tray.core.completion import script
+    from tray.core.outlets.completion import script
 
     sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
     spec, value_flags = {}, []
@@ -311,7 +312,7 @@ def cmd_completion(args) -> int:
 
 
 def cmd_autostart(args) -> int:
-    from tray.core import autostart
+    from tray.core.osutil import autostart
 
     if args.action == "on":
         from tray.ui.platform import app_icons
@@ -350,7 +351,7 @@ def cmd_run(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    from tray.demo import main as demo_main
+    from tray.cli.demo import main as demo_main
 
     return demo_main(accounts=args.accounts, tray=not args.no_tray)
 
@@ -491,7 +492,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     _survive_any_code_page()
     if argv[:1] == ["__complete"]:  # the completion scripts' call for names: hidden, and no parser to build
-        from tray.core.completion import answer
+        from tray.core.outlets.completion import answer
 
         return answer(argv[1:])
     if argv and argv[0] == "simulator":  # its own parser owns every flag after the word

@@ -10,12 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from tray.core import aws
-from tray.core.config import SsoSession
+from tray.core.identity import aws
+from tray.core.identity.config import SsoSession
 from tray.core.credentials import format_time, utcnow
 from tray.core.errors import NotSignedIn, TrayError
-from tray.core.fileio import file_lock
-from tray.core.tokens import REFRESH_WINDOW, CorruptTokenCache, Token, read_token, write_token
+from tray.core.files.fileio import file_lock
+from tray.core.identity.tokens import REFRESH_WINDOW, CorruptTokenCache, Token, read_token, write_token
 
 SIGNED_OUT = "signed_out"
 VALID = "valid"

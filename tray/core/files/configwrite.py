@@ -18,7 +18,7 @@ from collections import namedtuple
 from functools import lru_cache
 from urllib.parse import urlsplit
 
-from tray.core import inifile, paths
+from tray.core.files import inifile, paths
 from tray.core.errors import UsageError
 
 DEFAULT_SCOPES: tuple[str, ...] = ("sso:account:access",)

@@ -11,7 +11,7 @@ import hashlib
 from collections import namedtuple
 from pathlib import Path
 
-from tray.core import paths
+from tray.core.files import paths
 from tray.core.errors import ConfigError, UsageError
 
 DEFAULT_SCOPES = ("sso:account:access",)
@@ -21,7 +21,7 @@ DEFAULT_SCOPES = ("sso:account:access",)
 class SsoSession(namedtuple("SsoSession", "name start_url region scopes legacy registration_scopes", defaults=(DEFAULT_SCOPES, False, None))):
     """`name` is the sso-session name, or for a legacy profile its start URL; `scopes` a tuple of str.
     `registration_scopes` is `sso_registration_scopes` as the AWS CLI v2 parses it, None when the key is
-    absent: the CLI keys the client registration file by exactly that (tray.core.tokens)."""
+    absent: the CLI keys the client registration file by exactly that (tray.core.identity.tokens)."""
 
     __slots__ = ()
 

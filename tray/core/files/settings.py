@@ -12,7 +12,7 @@ import json
 import os
 from pathlib import Path
 
-from tray.core import paths
+from tray.core.files import paths
 from tray.core.errors import ConfigError
 
 DEFAULT_WARN_MINUTES = (30, 10, 2)
@@ -67,7 +67,7 @@ class Settings:
 
     def save(self, path: Path | None = None) -> Path | None:
         """Write the settings. A file there that does not load is first kept beside it; returns where (else None)."""
-        from tray.core.fileio import write_json
+        from tray.core.files.fileio import write_json
 
         path = path or settings_path()
         kept = _keep_if_malformed(path)
