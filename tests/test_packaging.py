@@ -154,6 +154,12 @@ def test_linux_spec(tmp_path):
     for module in ("pystray._appindicator", "pystray._gtk", "pystray._xorg", "gi.repository.Gtk",
                    "gi.repository.AyatanaAppIndicator3", "tray.core.outlets.clipboard"):
         assert module in hidden
+    # every command's module, which the cli imports by name only when the command runs
+    from tray.cli.parser import build_parser
+
+    sub = next(a for a in build_parser()._actions if a.dest == "command")
+    commands = {p.get_default("func").partition(".")[0] for p in sub.choices.values()}
+    assert commands and {f"tray.cli.{m}" for m in commands} <= set(hidden)
     assert analysis.kwargs["hooksconfig"]["gi"]["module-versions"] == {"Gtk": "3.0"}
     assert "cryptography" in analysis.kwargs["excludes"]
     # the finder page's files go where the package looks for them

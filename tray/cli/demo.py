@@ -8,6 +8,7 @@ simulator's Allow/Deny page in your browser. Everything is removed when the demo
 
 from __future__ import annotations
 
+import argparse
 import os
 import shutil
 import sys
@@ -52,13 +53,13 @@ def sign_in(sim) -> None:
 
 
 def main(accounts: int = 25, tray: bool = True) -> int:
-    from tray.cli import main as cli_main
+    from tray.cli.session import cmd_status
 
     sim, home = prepare(accounts)
     try:
         sign_in(sim)
         print(f"Demo Identity Center at {sim.url} with {accounts} accounts; throw-away home {home}")
-        cli_main(["status"])
+        cmd_status(argparse.Namespace(json=False))
         print("\nIn another terminal, the same engine from the command line:")
         print(f"  export SSO_TRAY_ROOT={home} AWS_CONFIG_FILE={os.environ['AWS_CONFIG_FILE']} AWS_ENDPOINT_URL_SSO={sim.url} AWS_ENDPOINT_URL_SSO_OIDC={sim.url}")
         print("  sso-tray profiles; sso-tray export demo-admin --format fish\n")

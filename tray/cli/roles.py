@@ -1,0 +1,144 @@
+"""`profiles`, `export`, `write`, `credential-process`, `console`, `exec`: a role's credentials, handed out."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+from tray.cli.output import print_err
+from tray.core.errors import UsageError
+
+
+def _discovery_for(session):
+    """A session's accounts and roles: from the cache, or listed now (the session must be signed in)."""
+    from tray.core.identity.accounts import discover, read_cache
+    from tray.core.identity.sessions import valid_token
+
+    return read_cache(session) or discover(session, valid_token(session))
+
+def _role_credentials(args):
+    from tray.core.identity import rolecreds
+    from tray.core.identity.config import AwsConfig
+    from tray.core.identity.profiles import resolve
+
+    config = AwsConfig.load()
+    profile = resolve(config, args.profile, args.sso_session, _discovery_for)
+    return profile, rolecreds.get(profile.session, profile.account_id, profile.role_name)
+
+def cmd_profiles(args) -> int:
+    from tray.core.identity.accounts import discover, read_cache
+    from tray.core.identity.config import AwsConfig
+    from tray.core.credentials import format_time
+    from tray.core.errors import NotSignedIn
+    from tray.core.identity.profiles import merge
+    from tray.core.identity.sessions import valid_token
+
+    config = AwsConfig.load()
+    sessions = [config.session(args.sso_session)] if args.sso_session else list(config.sessions.values())
+    discoveries, problems = {}, []
+    for session in sessions:
+        discovery = None if args.refresh else read_cache(session)
+        if discovery is None:
+            try:
+                discovery = discover(session, valid_token(session))
+            except NotSignedIn as e:
+                problems.append(str(e))
+                continue
+        discoveries[session.name] = discovery
+    profiles = merge(config, discoveries)
+    if args.json:
+        print(json.dumps({
+            "profiles": [p.to_json() for p in profiles],
+            "sessions": [
+                {"name": d.session_name, "fetched_at": format_time(d.fetched_at), "accounts": len(d.accounts), "roles": d.role_count}
+                for d in discoveries.values()
+            ],
+        }, indent=2))
+    else:
+        width = max((len(p.name) for p in profiles), default=0)
+        for p in profiles:
+            account = f"{p.account_id} ({p.account_name})" if p.account_name else p.account_id
+            print(f"{p.name:<{width}}  {account}  {p.role_name}  [{p.session.name}]")
+    for problem in problems:
+        print_err(problem)
+    return 3 if problems else 0
+
+def cmd_export(args) -> int:
+    from tray.core.outlets.exports import default_format, format_credentials
+    from tray.core.files.settings import Settings
+
+    settings = Settings.load()
+    fmt = args.format or settings.default_format or default_format()
+    profile, creds = _role_credentials(args)
+    text = format_credentials(creds, fmt, profile.region)
+    if args.copy:
+        from tray.core.outlets.clipboard import copy_secret
+        from tray.core.engine.state import clock_time
+
+        copy_secret(text, settings.clear_clipboard_after or None)
+        cleared = f"; cleared in {settings.clear_clipboard_after} s" if settings.clear_clipboard_after else ""
+        print(f"Copied the {fmt} export lines for {profile.name} to the clipboard (until {clock_time(creds.expiration)}{cleared}).", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+def cmd_write(args) -> int:
+    from tray.core.files.credfile import credential_values, write_profile
+    from tray.core.files.paths import credentials_file
+    from tray.core.engine.state import clock_time
+
+    profile, creds = _role_credentials(args)
+    name = args.as_name or profile.name
+    path = credentials_file()
+    write_profile(path, name, credential_values(creds, profile.region))
+    print(f"Wrote [{name}] to {path} (valid until {clock_time(creds.expiration)}).")
+    return 0
+
+def cmd_credential_process(args) -> int:
+    from tray.core.outlets.exports import format_credentials
+
+    _, creds = _role_credentials(args)
+    sys.stdout.write(format_credentials(creds, "json"))
+    return 0
+
+def cmd_console(args) -> int:
+    from tray.core.outlets import console
+
+    if args.region:
+        from tray.core.files.configwrite import validate_region
+
+        validate_region(args.region)
+    if args.destination:
+        console.check_destination(args.destination)
+    profile, creds = _role_credentials(args)
+    url = console.console_url(profile, creds, args.destination, args.region)
+    if args.print:
+        print(url)  # asked for: the link is a bearer credential, so only ever on stdout and only with --print
+    else:
+        console.open_url(url)
+        print(f"Opened the AWS console as {profile.role_name} in {profile.account_id} ({profile.name}).", file=sys.stderr)
+    return 0
+
+def cmd_exec(args) -> int:
+    from tray.core.outlets import execrun
+    from tray.core.identity import rolecreds
+    from tray.core.identity.config import AwsConfig
+    from tray.core.identity.profiles import resolve
+
+    if not args.command:
+        raise UsageError("exec needs a command after `--`: sso-tray exec PROFILE [--server] -- CMD [ARG...]")
+    profile = resolve(AwsConfig.load(), args.profile, args.sso_session, _discovery_for)
+    execrun.check_nesting(profile.name, args.force)
+
+    def credentials():
+        return rolecreds.get(profile.session, profile.account_id, profile.role_name)
+
+    creds = credentials()  # before CMD starts: a session that is signed out fails here, with exit 3
+    if not args.server:
+        return execrun.run(args.command, execrun.child_environment(os.environ, profile.name, profile.region, execrun.static_variables(creds)))
+    shadow = execrun.shadowing_credentials()
+    if shadow:
+        print_err(f"warning: {shadow} has credentials, and SDKs in the command take those before the credentials endpoint")
+    with execrun.CredentialServer(credentials) as server:
+        return execrun.run(args.command, execrun.child_environment(os.environ, profile.name, profile.region, server.variables()))
