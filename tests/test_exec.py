@@ -102,8 +102,9 @@ def test_nesting_for_another_profile_needs_force(signed_in, monkeypatch):
 
 
 def test_bad_usage_and_signed_out(sso_env):
-    assert run_cli("exec", "dev-admin").returncode == 2
-    assert run_cli("exec", "dev-admin", "--").returncode == 2
+    # no command is the shell (tests/test_checks.py), started only once the credentials are there
+    assert run_cli("exec", "dev-admin").returncode == 3
+    assert run_cli("exec", "dev-admin", "--").returncode == 3
     assert run_cli("exec", "nope", "--", "true").returncode == 2
     signed_out = run_cli("exec", "dev-admin", "--", sys.executable, "-c", "print('ran')")
     assert signed_out.returncode == 3 and "ran" not in signed_out.stdout

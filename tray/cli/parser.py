@@ -18,6 +18,31 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see `{self.prog} --help`)")
 
 
+_UNITS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
+
+
+def duration(text: str):
+    """`2h`, `1h30m`, `90m`, `45s`, `1d`, or plain seconds: a timedelta (an argparse type)."""
+    import re
+    from datetime import timedelta
+
+    value = text.strip().lower()
+    if value.isdigit():
+        return timedelta(seconds=int(value))
+    parts = re.fullmatch(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?", value)
+    if not value or parts is None:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration (for example 2h, 1h30m, 90m, 45s)")
+    return timedelta(seconds=sum(int(n or 0) * unit for n, unit in zip(parts.groups(), _UNITS.values())))
+
+
+def _no_duration(_text: str):
+    """`--duration`, as aws-vault and granted take it: SSO role credentials cannot be asked for a lifetime."""
+    raise argparse.ArgumentTypeError(
+        "SSO role credentials last as long as the permission set's session duration in IAM Identity Center;"
+        " no tool can ask for more or less (sso-tray renews them instead: exec --server, or keep fresh)"
+    )
+
+
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The parser of every command or, given a command's name, of that command alone (building the other
     ten is a measurable part of a cached `export`). Usage errors and --help read the same either way."""
@@ -45,12 +70,16 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         p.add_argument("--device-code", action="store_true", help="use the device authorization flow")
         p.add_argument("--no-browser", action="store_true", help="print the sign-in URL instead of opening a browser")
         p.add_argument("--timeout", type=float, default=600, metavar="SECONDS", help="give up after this long (default 600)")
+        p.add_argument("--if-needed", action="store_true", help="sign in only when the session will not last (renewing it silently when it can)")
+        p.add_argument("--min-remaining", type=duration, metavar="D", help="with --if-needed: the session must last this long (2h, 90m, 45s)")
 
     if p := add("logout", "session.cmd_logout", "sign out: call Logout and remove the cached token"):
         p.add_argument("--sso-session", metavar="NAME", help="only this session (default: all)")
 
-    if p := add("status", "session.cmd_status", "each session's status and time left (exit 3 if any is not signed in)"):
-        p.add_argument("--json", action="store_true", help="a JSON object: {\"sessions\": [...]}")
+    if p := add("status", "session.cmd_status", "each session's status and time left (exit 3 if any is not signed in, or will not last --min-remaining)"):
+        p.add_argument("target", nargs="?", metavar="SESSION|PROFILE", help="only this SSO session, or the session of this profile")
+        p.add_argument("--json", action="store_true", help="a JSON object: {\"sessions\": [...]} (with --min-remaining also ok and reason)")
+        p.add_argument("--min-remaining", type=duration, metavar="D", help="exit 3 unless the session lasts this long (2h, 90m, 45s); one that renews itself lasts")
 
     if p := add("profiles", "roles.cmd_profiles", "configured profiles and every account/role of the signed-in sessions"):
         p.add_argument("--json", action="store_true", help="a JSON object: {\"profiles\": [...], \"sessions\": [...]}")
@@ -62,6 +91,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         p.add_argument("--format", metavar="F", help="bash (default on POSIX), zsh, sh, fish, powershell, cmd, dotenv or json")
         p.add_argument("--copy", action="store_true", help="put the lines on the clipboard instead of printing them")
         p.add_argument("--sso-session", metavar="NAME", help="the session to use where several are configured")
+        p.add_argument("--duration", type=_no_duration, help=argparse.SUPPRESS)
 
     if p := add("write", "roles.cmd_write", "write a profile's credentials to the shared credentials file"):
         p.add_argument("profile", metavar="PROFILE")
@@ -77,13 +107,15 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         p.add_argument("--print", action="store_true", help="print the sign-in link instead of opening it (it is a bearer credential)")
         p.add_argument("--destination", metavar="URL", help="the console page to open (default: the console home of the region)")
         p.add_argument("--region", metavar="R", help="the console's region (default: the profile's, else the SSO session's)")
+        p.add_argument("--service", metavar="NAME", help="open this service's page (s3, ec2, cloudwatch…) instead of the console home")
         p.add_argument("--sso-session", metavar="NAME")
 
-    if p := add("exec", "roles.cmd_exec", "run a command with a role's credentials (-- CMD [ARG...])",
-                usage="sso-tray exec PROFILE [--server] [--force] [--sso-session NAME] -- CMD [ARG...]"):
+    if p := add("exec", "roles.cmd_exec", "run a command with a role's credentials (-- CMD [ARG...]; no command: your shell)",
+                usage="sso-tray exec PROFILE [--server] [--force] [--sso-session NAME] [-- CMD [ARG...]]"):
         p.add_argument("profile", metavar="PROFILE")
         p.add_argument("--server", action="store_true", help="serve the credentials on 127.0.0.1 (container credentials protocol) instead of putting keys in the environment")
         p.add_argument("--force", action="store_true", help="run even inside another `sso-tray exec` for a different profile")
+        p.add_argument("--duration", type=_no_duration, help=argparse.SUPPRESS)
         p.add_argument("--sso-session", metavar="NAME")
 
     if p := add("configure", "setup.cmd_configure", "add an [sso-session] to the AWS config and sign in; `configure profiles`: a profile for every role",
@@ -108,6 +140,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     if p := add("find", "desktop.cmd_find", "open the running tray's role finder page in the browser"):
         p.add_argument("text", nargs="?", metavar="TEXT", help="put TEXT in the search box")
         p.add_argument("--print-url", action="store_true", help="print the page's URL instead of opening it")
+
+    add("prompt", "prompt.cmd_prompt", "a short segment for the shell prompt (`dev 2h13m`), from the files alone")
 
     if p := add("simulator", "desktop.cmd_simulator", "run the built-in Identity Center simulator (see sso-tray simulator --help)", add_help=False):
         p.add_argument("simulator_args", nargs=argparse.REMAINDER)

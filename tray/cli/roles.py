@@ -109,10 +109,17 @@ def cmd_console(args) -> int:
         from tray.core.files.configwrite import validate_region
 
         validate_region(args.region)
+    if args.destination and args.service:
+        raise UsageError("--destination and --service name the page twice: give one")
     if args.destination:
         console.check_destination(args.destination)
+    if args.service:
+        console.service_destination(args.service, "us-east-1")  # the name is checked before any AWS call
     profile, creds = _role_credentials(args)
-    url = console.console_url(profile, creds, args.destination, args.region)
+    destination = args.destination
+    if args.service:
+        destination = console.service_destination(args.service, args.region or profile.region or profile.session.region)
+    url = console.console_url(profile, creds, destination, args.region)
     if args.print:
         print(url)  # asked for: the link is a bearer credential, so only ever on stdout and only with --print
     else:
@@ -126,8 +133,7 @@ def cmd_exec(args) -> int:
     from tray.core.identity.config import AwsConfig
     from tray.core.identity.profiles import resolve
 
-    if not args.command:
-        raise UsageError("exec needs a command after `--`: sso-tray exec PROFILE [--server] -- CMD [ARG...]")
+    command = args.command or [execrun.interactive_shell()]  # no command: a shell, marked against nesting
     profile = resolve(AwsConfig.load(), args.profile, args.sso_session, _discovery_for)
     execrun.check_nesting(profile.name, args.force)
 
@@ -136,9 +142,9 @@ def cmd_exec(args) -> int:
 
     creds = credentials()  # before CMD starts: a session that is signed out fails here, with exit 3
     if not args.server:
-        return execrun.run(args.command, execrun.child_environment(os.environ, profile.name, profile.region, execrun.static_variables(creds)))
+        return execrun.run(command, execrun.child_environment(os.environ, profile.name, profile.region, execrun.static_variables(creds)))
     shadow = execrun.shadowing_credentials()
     if shadow:
         print_err(f"warning: {shadow} has credentials, and SDKs in the command take those before the credentials endpoint")
     with execrun.CredentialServer(credentials) as server:
-        return execrun.run(args.command, execrun.child_environment(os.environ, profile.name, profile.region, server.variables()))
+        return execrun.run(command, execrun.child_environment(os.environ, profile.name, profile.region, server.variables()))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import timedelta
 
 from tray.cli.output import print_err
 from tray.core.errors import UsageError
@@ -29,8 +30,37 @@ def cmd_login(args) -> int:
 
     config = AwsConfig.load()
     session = config.profile(args.profile).session if args.profile else config.session(args.sso_session)
+    if args.if_needed or args.min_remaining is not None:
+        if not args.if_needed:
+            raise UsageError("--min-remaining goes with --if-needed: sso-tray login --if-needed --min-remaining 2h")
+        if _lasts_or_renewed(session, args.min_remaining or timedelta(0)):
+            return 0
     sign_in(session, args.device_code, not args.no_browser, args.timeout)
     return 0
+
+
+def _lasts_or_renewed(session, duration: timedelta) -> bool:
+    """True (and says so) when the session lasts `duration`, renewing it silently first where it can."""
+    from tray.core.credentials import utcnow
+    from tray.core.engine.state import describe_left
+    from tray.core.errors import TrayError
+    from tray.core.identity.sessions import renew, session_status
+
+    now = utcnow()
+    status, _token = session_status(session, now)
+    if not status.lasts(now, duration) and status.refreshable:
+        try:  # renewing is silent: only a refused or failed renewal leads to a sign-in
+            renew(session, now, window=duration)
+        except TrayError as e:
+            print(f"{session.name}: could not renew ({e}); signing in", file=sys.stderr)
+        status, _token = session_status(session, now)
+    if not status.lasts(now, duration):
+        return False
+    left = describe_left(status.expires_at - now)
+    how = ", renews itself" if status.refreshable else ""
+    print(f"{session.name} is signed in: {left} left{how}; no sign-in needed.")
+    return True
+
 
 def cmd_logout(args) -> int:
     from tray.core.identity import rolecreds
@@ -55,10 +85,16 @@ def cmd_status(args) -> int:
     config = AwsConfig.load()
     if not config.sessions:
         raise UsageError(f"{config.path}: no SSO session is configured ([sso-session NAME] or a profile with sso_start_url)")
+    sessions = [_session_named(config, args.target)] if args.target else list(config.sessions.values())
     now = utcnow()
-    statuses = [session_status(s, now)[0] for s in config.sessions.values()]
+    statuses = [session_status(s, now)[0] for s in sessions]
+    need = args.min_remaining
+    short = [s for s in statuses if not s.lasts(now, need or timedelta(0))]
     if args.json:
-        print(json.dumps({"sessions": [s.to_json(now) for s in statuses]}, indent=2))
+        body = {"sessions": [s.to_json(now) for s in statuses]}
+        if need is not None:
+            body.update(min_remaining_seconds=int(need.total_seconds()), ok=not short, reason=_why_short(short, need, now) if short else None)
+        print(json.dumps(body, indent=2))
     else:
         for s in statuses:
             if s.state == VALID:
@@ -72,8 +108,30 @@ def cmd_status(args) -> int:
             print(line)
             if s.problem:
                 print(f"  {s.problem}")
-    not_valid = [s for s in statuses if s.state != VALID]
-    if not_valid:
-        print_err("not signed in: " + "; ".join(f"{s.session.name}: {s.session.login_hint}" for s in not_valid))
+    if short:
+        print_err(_why_short(short, need, now))
         return 3
     return 0
+
+
+def _session_named(config, target: str):
+    """`status TARGET`: a session's name, or a profile's (its session)."""
+    if target in config.sessions:
+        return config.sessions[target]
+    if target in config.profiles:
+        return config.profiles[target].session
+    known = ", ".join(sorted(config.sessions)) or "none"
+    raise UsageError(f"{target!r} is neither an SSO session (configured: {known}) nor an SSO profile in {config.path}")
+
+
+def _why_short(short, need, now) -> str:
+    """One line: which sessions will not do, and the command that signs each in."""
+    from tray.core.engine.state import describe_left
+    from tray.core.identity.sessions import VALID
+
+    def why(s) -> str:
+        if s.state == VALID:
+            return f"{s.session.name} has {describe_left(s.expires_at - now)} left, less than {describe_left(need)}"
+        return f"{s.session.name} is {'expired' if s.state != 'signed_out' else 'not signed in'}"
+
+    return "; ".join(f"{why(s)}; sign in with: {s.session.login_hint}" for s in short)

@@ -29,6 +29,16 @@ class SessionStatus:
     expires_at: datetime | None = None
     refreshable: bool = False
     problem: str | None = None  # why it is signed out, or why a renewal failed
+    registration_expires_at: datetime | None = None  # when a refreshable token's client registration ends
+
+    def lasts(self, now: datetime, duration: timedelta) -> bool:
+        """Valid for at least `duration` from `now`: by its token's own expiry, or because it renews itself
+        until then (a refresh token whose client registration outlasts it, as botocore renews it)."""
+        if self.state != VALID:
+            return False
+        if self.expires_at - now >= duration:
+            return True
+        return self.refreshable and (self.registration_expires_at is None or self.registration_expires_at > now + duration)
 
     def seconds_left(self, now: datetime) -> int | None:
         if self.expires_at is None:
@@ -97,9 +107,10 @@ def session_status(session: SsoSession, now: datetime | None = None, *, renew_du
             token = renew(session, now)
         except TrayError as e:
             problem = f"could not renew: {e}"
+    refreshable = token.refreshable and token.registration_valid(now)
     if not token.is_valid(now):
-        return SessionStatus(session, EXPIRED, token.expires_at, token.refreshable, problem), None
-    return SessionStatus(session, VALID, token.expires_at, token.refreshable, problem), token
+        return SessionStatus(session, EXPIRED, token.expires_at, refreshable, problem, token.registration_expires_at), None
+    return SessionStatus(session, VALID, token.expires_at, refreshable, problem, token.registration_expires_at), token
 
 
 def valid_token(session: SsoSession, now: datetime | None = None) -> Token:

@@ -54,6 +54,16 @@ def default_destination(region: str) -> str:
     return f"https://{host}/console/home?" + urlencode({"region": region})
 
 
+def service_destination(service: str, region: str) -> str:
+    """The console page of one service (`s3`, `ec2`, `cloudwatch`…) in `region`."""
+    import re
+
+    if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,62}", service):
+        raise UsageError(f"--service must be a console service name such as s3, ec2 or cloudwatch, not {service!r}")
+    home = default_destination(region)
+    return home.replace("/console/home?", f"/{service}/home?", 1)
+
+
 def signin_token_request(creds: RoleCredentials, federation: str) -> tuple[str, bytes]:
     """The getSigninToken request: the endpoint and its form body (which carries the secrets)."""
     session = json.dumps({

@@ -84,6 +84,13 @@ def child_environment(base: Mapping[str, str], profile_name: str, region: str | 
     return env
 
 
+def interactive_shell() -> str:
+    """The person's shell, for `exec PROFILE` with no command: $SHELL, else %COMSPEC% on Windows, else sh."""
+    if os.name == "nt":
+        return os.environ.get("COMSPEC") or "cmd.exe"
+    return os.environ.get("SHELL") or "/bin/sh"
+
+
 def static_variables(creds: RoleCredentials) -> dict[str, str]:
     return dict(zip(CREDENTIAL_VARIABLES, (creds.access_key_id, creds.secret_access_key, creds.session_token, format_time(creds.expiration))))
 
