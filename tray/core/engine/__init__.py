@@ -1,5 +1,7 @@
-"""The tray's engine: the one owner of every session's state (`engine`), the scheduler of wall-clock
-deadlines (`scheduler`), when to warn (`warnings`) and the immutable snapshot the UI draws (`state`).
+"""The tray's engine: the one owner of every session's state (`engine`, with the sign-ins in `signins`
+and the credential actions in `actions` mixed into it), the event loop it runs on (`loop`), its records
+(`record`), the snapshot it builds (`view`) into the immutable State the UI draws (`state`), the
+scheduler of wall-clock deadlines (`scheduler`) and when to warn (`warnings`).
 
 May import every other room of `tray.core`; nothing in `tray.core` imports it.
 """

@@ -1,0 +1,165 @@
+"""What the person does with a role's credentials from the menu: copy export lines, write them to the
+credentials file, open the console, keep a profile fresh (pinned), mark favourites, change settings.
+
+A part of the Engine (it is mixed into the class): every method here runs on the engine thread and uses
+the engine's records; the AWS call and the file or clipboard write run on a worker.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import Future
+from datetime import timedelta
+from typing import Callable
+
+from tray.core.credentials import RoleCredentials
+from tray.core.engine.record import file_signature
+from tray.core.engine.state import clock_time
+from tray.core.engine.view import default_format
+from tray.core.errors import TrayError
+from tray.core.files.settings import settings_path
+from tray.core.identity import rolecreds
+from tray.core.identity.profiles import RoleProfile
+
+PIN_MARGIN = timedelta(minutes=20)  # rewrite pinned credentials this long before they expire
+RECENT_MAX = 5
+
+
+class CredentialActions:
+    def _with_credentials(self, profile: str, margin: timedelta, use: Callable[[RoleProfile, RoleCredentials], str],
+                          on_error: Callable[[BaseException], None] | None = None, on_done: Callable[[], None] | None = None) -> Future:
+        """Credentials for `profile` good for more than `margin` (memory, the disk cache or AWS), handed
+        to `use` on a worker; `use` returns the message to show. `on_error` takes a failure instead of
+        the usual message and notification."""
+        p = self._roles.get(profile)
+        if p is None:
+            raise TrayError(f"{profile} is no longer among the profiles")
+        held = self._creds.get(profile)
+        clock = self.clock
+
+        def work():
+            creds = held
+            if creds is None or not rolecreds.fresh_enough(creds, clock(), margin):
+                creds = rolecreds.get(p.session, p.account_id, p.role_name, clock(), margin)
+            return creds, use(p, creds)
+
+        def then(outcome, error):
+            if error is not None and on_error is not None:
+                return on_error(error)
+            if error is not None:
+                raise error
+            creds, message = outcome
+            self._creds[profile] = creds
+            self._remember(profile)
+            self._tell(message)
+            if on_done is not None:
+                on_done()
+
+        return self._work(work, then)
+
+    def _remember(self, profile: str) -> None:
+        self.settings.recent = ([profile] + [r for r in self.settings.recent if r != profile])[:RECENT_MAX]
+        if self.settings_problem is None:  # a malformed settings file is replaced only when the person says so
+            self._save_settings()
+
+    def copy_export(self, profile: str, fmt: str | None = None) -> Future:
+        return self._post(self._copy_export, profile, fmt)
+
+    def _copy_export(self, profile: str, fmt: str | None):
+        from tray.core.outlets.exports import format_credentials
+
+        fmt = fmt or self.settings.default_format or default_format()
+        clear_after = self.settings.clear_clipboard_after or None
+
+        def copy(p, creds):
+            self._copy(format_credentials(creds, fmt, p.region), clear_after)
+            return f"Copied {fmt} export lines for {profile} (valid until {clock_time(creds.expiration)})."
+
+        return self._with_credentials(profile, rolecreds.REUSE_MARGIN, copy)
+
+    def write_credentials(self, profile: str) -> Future:
+        return self._post(self._write_credentials, profile)
+
+    def _write_credentials(self, profile: str, margin: timedelta = rolecreds.REUSE_MARGIN, **hooks):
+        from tray.core.files.credfile import credential_values, write_profile
+        from tray.core.files.paths import credentials_file
+
+        def write(p, creds):
+            write_profile(credentials_file(), profile, credential_values(creds, p.region))
+            return f"Wrote [{profile}] to {credentials_file()} (valid until {clock_time(creds.expiration)})."
+
+        return self._with_credentials(profile, margin, write, **hooks)
+
+    def open_console(self, profile: str) -> Future:
+        return self._post(self._open_console, profile)
+
+    def _open_console(self, profile: str):
+        def open_it(p, creds):
+            from tray.core.outlets import console
+
+            console.open_url(console.console_url(p, creds))
+            return f"Opened the AWS console as {profile}."
+
+        return self._with_credentials(profile, rolecreds.REUSE_MARGIN, open_it)
+
+    def _write_pinned(self, profile: str):
+        p = self._roles.get(profile)
+        if p is None or profile not in self.settings.pinned:
+            return None
+        name = p.session.name
+
+        def failed(error: BaseException) -> None:
+            if not isinstance(error, TrayError):
+                raise error
+            # tried again with backoff, and said once, not at every try
+            n = self._pin_failures[profile] = self._pin_failures.get(profile, 0) + 1
+            delay = min(self.retry_cap, self.retry_base * 2 ** min(n - 1, 16))
+            self._pin_retry[profile] = self.clock() + timedelta(seconds=delay)
+            if n == 1:
+                title = f"{profile} can no longer be kept fresh"
+                if self.settings.notifications:
+                    self.notifier.notify(title, str(error), {"sign-in": "Sign in again"}, lambda _a: self.sign_in(name))
+                self._tell(f"{title}: {error}", failed=True)
+            self._schedule_session(name)
+
+        def written() -> None:
+            self._pin_failures.pop(profile, None)
+            self._pin_retry.pop(profile, None)
+            self._schedule_session(name)
+
+        # fresh credentials, not ones that are about to reach this same deadline again
+        return self._write_credentials(profile, PIN_MARGIN + timedelta(minutes=1), on_error=failed, on_done=written)
+
+    def toggle_pinned(self, profile: str) -> Future:
+        def toggle():
+            pinned = self.settings.pinned
+            if profile in pinned:
+                pinned.remove(profile)
+                self._save_settings()
+                return None
+            pinned.append(profile)
+            self._save_settings()
+            return self._write_pinned(profile)
+        return self._post(toggle)
+
+    def toggle_favourite(self, profile: str) -> Future:
+        def toggle():
+            favs = self.settings.favourites
+            favs.remove(profile) if profile in favs else favs.append(profile)
+            self._save_settings()
+        return self._post(toggle)
+
+    def update_settings(self, **changes) -> Future:
+        def update():
+            for key, value in changes.items():
+                setattr(self.settings, key, value)
+            self._save_settings()
+            self._reschedule_all()
+        return self._post(update)
+
+    def _save_settings(self) -> None:
+        """The person changed a setting: save (a malformed file is kept beside it, by Settings.save)."""
+        kept = self.settings.save()
+        if kept is not None:
+            self._tell(f"The settings file could not be read; it was kept as {kept}.")
+        self.settings_problem = None
+        self._files["settings"] = file_signature(settings_path())
