@@ -36,7 +36,7 @@ COMMON_HIDDEN_IMPORTS = [
     "tray.ui.app",
     "tray.simulator",
     # each command's module is imported by name when it runs (tray/cli/parser.py)
-    "tray.cli.session", "tray.cli.roles", "tray.cli.setup", "tray.cli.desktop", "tray.cli.demo",
+    "tray.cli.session", "tray.cli.roles", "tray.cli.setup", "tray.cli.desktop", "tray.cli.demo", "tray.cli.prompt",
 ]
 # Folders of non-Python files the bundle must carry, as pyproject's package data ships them in the wheel
 # (the finder page's HTML, CSS and JavaScript).
