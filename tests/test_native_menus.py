@@ -1,0 +1,212 @@
+"""The menu on Windows and macOS, with pystray's real backends on stand-ins for the platform (tests/win32_standin.py,
+tests/appkit_standin.py): submenus filled when opened, bounded builds, the minute's relabel in place, no rebuild
+after a click, and a click that runs the action of the item the person saw even when the State changed while the
+menu was open.
+
+The tray's own TrayView renders each State through the real Surface, as `sso-tray run` does; only the platform
+calls are stood in for. The Windows stand-in runs pystray's window procedure and message loop on a thread of its
+own; under the Windows lane (Wine) the same tests run on Windows' CPython.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import timedelta
+
+import pytest
+
+from desktop import wait_for
+from test_menu import NOW, Recorder, accounts, session
+from tray.core.engine.state import EXPIRED, VALID, State
+
+pytestmark = pytest.mark.portable
+
+ROLES = ("Admin", "ReadOnly", "Billing")
+
+
+def big_state(n: int, configured: int = 0, **changes) -> State:
+    """n accounts x 3 roles; the Admin role of the first `configured` accounts is also a configured profile."""
+    profiles = {(i, "Admin"): f"team-{i:05d}.admin" for i in range(configured)}
+    return State(NOW, (session(VALID, accts=accounts(n, roles=ROLES, profiles=profiles)),), **changes)
+
+
+def role_path(state: State, account: int = 0, role: str = "ReadOnly") -> list[str]:
+    """The texts a person follows from the top of the menu to a role's actions."""
+    from tray.ui import menu
+
+    acct = state.sessions[0].accounts[account]
+    label = f"{acct.name} ({acct.account_id})"
+    path, items = [], menu.build(state, Recorder())
+    while True:
+        item = next(i for i in items if i.text == label or (i.text.startswith("Accounts ") and _holds(i, label)))
+        path.append(item.text)
+        if item.text == label:
+            break
+        items = item.children()
+    return path + [role]
+
+
+def _holds(group, label) -> bool:
+    for child in group.children():
+        if child.text == label or (child.text.startswith("Accounts ") and _holds(child, label)):
+            return True
+    return False
+
+
+# --- Windows ----------------------------------------------------------------------------------------
+
+
+class WindowsTray:
+    """The tray's view of a State on pystray's real Win32 icon (tray.ui.winmenu), its loop on a thread."""
+
+    def __init__(self, monkeypatch, state: State):
+        import win32_standin
+
+        self.windows, backend = win32_standin.load(monkeypatch)  # first: it keeps pystray off the display
+        from tray.ui.app import TrayView
+        from tray.ui.icons import icon_image
+        from tray.ui.surface import Surface
+        from tray.ui.winmenu import lazy_win32_icon_class
+
+        self.win32 = backend.win32
+        self.actions = Recorder()
+        self.icon = lazy_win32_icon_class(backend.Icon)("sso-tray", icon=icon_image(state, 32), title="sso-tray")
+        self.surface = Surface(self.icon, None, platform="win32")
+        self.view = TrayView(self.surface, self.actions, 32)
+        self.view.show(state)
+        self.thread = threading.Thread(target=self.icon.run, args=(self._setup,), name="window", daemon=True)
+        self.thread.start()
+        wait_for(lambda: self.icon._menu_handle, 15, 0.01, "the menu to be built on the window thread")
+
+    def _setup(self, icon):
+        self.surface.start()
+        self.surface.update(visible=True)
+
+    def right_click(self, person) -> None:
+        """A right click on the icon; `person(windows, hmenu, owner)` acts while the menu is open."""
+        done = threading.Event()
+        self.windows.person = lambda *args: (person(*args), done.set())[0]
+        self.windows.PostMessageW(self.icon._hwnd, self.win32.WM_NOTIFY, 0, self.win32.WM_RBUTTONUP)
+        assert done.wait(15), "the menu did not open"
+        self.drained()
+
+    def drained(self) -> None:
+        """Wait until the window thread has handled everything posted so far."""
+        done = threading.Event()
+        self.surface.call(done.set)
+        assert done.wait(15), "the window thread is stuck"
+
+    def stop(self) -> None:
+        self.icon.stop()
+        self.thread.join(15)
+
+
+@pytest.fixture
+def windows_tray(monkeypatch):
+    trays = []
+
+    def make(state):
+        trays.append(WindowsTray(monkeypatch, state))
+        return trays[-1]
+
+    yield make
+    for tray in trays:
+        tray.stop()
+
+
+def test_windows_builds_the_top_level_and_fills_a_submenu_when_it_opens(windows_tray):
+    state = big_state(5000, configured=5000)
+    started = time.perf_counter()
+    tray = windows_tray(state)
+    built = time.perf_counter() - started
+    windows = tray.windows
+    assert windows.menus_created <= 500 and built < 5, (windows.menus_created, built)  # pystray: 7,170 menus at 1000
+    before = windows.menus_created
+    path = role_path(state, account=4321)
+    seen = {}
+
+    def person(windows, hmenu, owner):
+        seen["popups"] = 0
+        for text in path:
+            hmenu = windows.open(owner, hmenu, text)
+            seen["popups"] += sum(1 for item in windows.menus[hmenu] if item.submenu)
+        seen["role"] = windows.texts(hmenu)
+        return windows.item(hmenu, "Copy export lines (bash)").id
+
+    tray.right_click(person)
+    assert seen["role"][:3] == ["Copy export lines (bash)", "Copy as", "Open console"]
+    assert tray.actions.calls == [("copy_export", (f"{111100004321}/ReadOnly", None), {})]
+    assert windows.menus_created - before == seen["popups"]  # an (empty) popup for each submenu in what opened
+    assert 0 < windows.largest_id < 65536
+
+
+def test_windows_ids_never_pass_65535_and_an_outgrown_build_is_replaced_when_the_menu_closes(windows_tray, monkeypatch):
+    from tray.ui import winmenu
+
+    monkeypatch.setattr(winmenu, "MAX_ITEM_ID", 40)  # a small ceiling, so that one menu reaches it
+    monkeypatch.setattr(winmenu, "ID_BUDGET", 30)
+    state = big_state(12)  # few enough to sit in the menu itself
+    tray = windows_tray(state)
+    chosen = {}
+
+    def person(windows, hmenu, owner):
+        for account in state.sessions[0].accounts[:8]:  # every role of several accounts: many IDs
+            sub = windows.open(owner, hmenu, f"{account.name} ({account.account_id})")
+            for role in ROLES:
+                windows.open(owner, sub, role)
+        chosen["ids"] = [i.id for items in windows.menus.values() for i in items]
+        last = windows.open(owner, windows.open(owner, hmenu, f"{account.name} ({account.account_id})"), "Admin")
+        item = windows.item(last, "Open console")
+        chosen["last"] = (item.id, item.enabled)
+        return 0
+
+    first = tray.icon._menu_handle
+    tray.right_click(person)
+    assert max(chosen["ids"]) <= 40
+    assert chosen["last"] == (0, False)  # past the ceiling: shown, disabled, never a wrong or wrapped ID
+    assert tray.icon._menu_handle is not first  # replaced once the menu closed: IDs start over
+
+
+def test_windows_the_minute_relabels_in_place_and_a_click_rebuilds_nothing(windows_tray):
+    state = big_state(1000)
+    tray = windows_tray(state)
+    windows, hmenu = tray.windows, tray.icon._menu_handle[0]
+    made = windows.menus_created
+    later = State(NOW + timedelta(minutes=1), state.sessions)
+    tray.view.show(later)
+    tray.drained()
+    assert tray.icon._menu_handle[0] == hmenu and windows.menus_created == made
+    assert windows.texts(hmenu)[0].startswith("dev — 5h 11m left")
+    tray.right_click(lambda windows, hmenu, owner: windows.item(hmenu, "Sign in again").id)
+    assert tray.actions.calls == [("sign_in", ("dev",), {})]
+    assert tray.icon._menu_handle[0] == hmenu and windows.menus_created == made
+
+
+def test_windows_a_click_runs_the_action_that_was_shown_when_the_state_changed_under_the_open_menu(windows_tray):
+    state = big_state(40, configured=3)
+    tray = windows_tray(state)
+    path = role_path(state, account=7)
+    shown_while_open = []
+
+    def person(windows, hmenu, owner):
+        for text in path:
+            role = windows.open(owner, hmenu, text) if text == path[0] else windows.open(owner, role, text)
+        # meanwhile the session expired and a favourite was added: the tray renders a new menu (a new
+        # structure), which the window thread must not apply under the person's pointer
+        tray.view.show(State(NOW, (session(EXPIRED, left=timedelta(0), accts=state.sessions[0].accounts),),
+                             favourite_names=frozenset({"team-00001.admin"})))
+        windows.pump()
+        shown_while_open.append(tray.icon._menu_handle[0] == hmenu)
+        return windows.item(role, "Open console").id
+
+    hmenu = tray.icon._menu_handle[0]
+    tray.right_click(person)
+    assert shown_while_open == [True]
+    assert tray.actions.calls == [("open_console", (f"{111100000007}/ReadOnly",), {})]
+    assert tray.icon._menu_handle[0] != hmenu  # the new State, applied once the menu closed
+    assert windows_texts(tray)[0].startswith("dev — expired")
+
+
+def windows_texts(tray) -> list[str]:
+    return tray.windows.texts(tray.icon._menu_handle[0])
