@@ -265,6 +265,55 @@ def test_macos_unreadable_or_disabled_agent_is_off(home, body):
     assert not agent.is_enabled()
 
 
+LISTING_13 = """disabled services = {
+	"com.apple.ScreenReaderUIServer" => disabled
+	"io.github.sso-tray" => %s
+}
+"""
+LISTING_12 = """disabled services = {
+	"io.github.sso-tray" => %s
+	"com.example.other" => false
+}
+"""
+
+
+@pytest.mark.parametrize("listing, off, on", [(LISTING_13, "disabled", "enabled"), (LISTING_12, "true", "false")])
+def test_macos_start_at_login_follows_launchds_switch(home, tmp_path, monkeypatch, listing, off, on):
+    """Turning the agent off in System Settings (`launchctl disable`) keeps the plist: `print-disabled` is
+    what tells. The real `launchctl` is macOS's; here a script on PATH answers as it does and records calls."""
+    import os
+    import stat
+    import sys
+
+    state = tmp_path / "listing"
+    calls = tmp_path / "calls"
+    state.write_text(listing % off, encoding="utf-8")
+    script = tmp_path / "bin" / "launchctl"
+    script.parent.mkdir()
+    script.write_text(
+        f"#!/bin/sh\necho \"$@\" >> {calls}\n"
+        f"case \"$1\" in print-disabled) cat {state} ;; enable) sed -i 's/=> {off}$/=> {on}/' {state} ;; esac\n",
+        encoding="utf-8")
+    script.chmod(script.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("PATH", f"{script.parent}{os.pathsep}{os.environ['PATH']}")
+    if sys.platform == "win32":
+        pytest.skip("a POSIX shell script stands in for launchctl")
+    agent = LaunchAgent()
+    agent._write(plistlib.dumps(autostart.launch_agent(["/Applications/sso-tray.app/Contents/MacOS/sso-tray", "run"])))
+    assert not agent.is_enabled()  # the plist says yes, launchd says no
+    assert f"print-disabled gui/{os.getuid()}" in calls.read_text(encoding="utf-8")
+    agent.enable(["/Applications/sso-tray.app/Contents/MacOS/sso-tray", "run"])  # "Start at login" ticked again
+    assert f"enable gui/{os.getuid()}/io.github.sso-tray" in calls.read_text(encoding="utf-8")
+    assert agent.is_enabled()
+
+
+def test_macos_without_launchctl_the_plist_decides(home):
+    agent = LaunchAgent(launchctl=lambda *args: None)
+    agent.enable(["/usr/local/bin/sso-tray", "run"])
+    assert agent.is_enabled()
+    assert autostart.launchd_disabled(LISTING_13 % "disabled") == {"com.apple.ScreenReaderUIServer": True, "io.github.sso-tray": True}
+
+
 # --- Windows: the Run value, through the registry interface ---------------------------------------
 
 

@@ -232,9 +232,9 @@ class MacTray:
         self.standin = appkit_standin
         self.actions = Recorder()
         icon_class = lazy_darwin_icon_class(pystray._darwin.Icon) if fixed else pystray._darwin.Icon
-        self.icon = icon_class("sso-tray", icon=icon_image(state, 22), title="sso-tray")
+        self.icon = icon_class("sso-tray", icon=icon_image(state, 44), title="sso-tray")
         self.surface = Surface(self.icon, None, platform="darwin")
-        self.view = TrayView(self.surface, self.actions, 22)
+        self.view = TrayView(self.surface, self.actions, 44)
         self.view.show(state)
         self.thread = appkit_standin.run_on_main_thread(self.mac, self.icon, self._setup)
         wait_for(lambda: self.mac.status_item.menu() is not None and self.icon.visible, 15, 0.01, "the menu on the main thread")
