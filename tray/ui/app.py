@@ -219,6 +219,10 @@ class TrayApp:
     def _make_notifier(self, bus: bool):
         from tray.ui.notify import DBusNotifier, NullNotifier, PystrayNotifier
 
+        if sys.platform == "darwin":
+            from tray.ui.macnotify import mac_notifier
+
+            return mac_notifier()
         if not sys.platform.startswith("linux"):
             return PystrayNotifier(self.icon, self.surface.call)
         if not bus:
