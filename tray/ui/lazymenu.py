@@ -50,8 +50,7 @@ def native_icon_class(base: type, backend: str | None, platform: str | None = No
 class NoRebuildOnClick:
     """pystray rebuilds the whole native menu after every click (its `_handler` and `Icon.__call__` call
     `update_menu`). The tray's menu is a function of the State and is set anew when the State changes,
-    so a click only runs the item's action. (Not for GTK: a GTK check item toggles its own mark when
-    clicked, and pystray's rebuild is what puts back a mark the action did not change.)"""
+    so a click only runs the item's action."""
 
     def _handler(self, callback):
         def run(*_args):
@@ -105,7 +104,27 @@ class LazyMenu(pystray.Menu):
 def lazy_icon_class(base: type) -> type:
     """`base` (pystray's GTK or AppIndicator Icon) with LazyMenu submenus filled when opened."""
 
-    class LazyIcon(base):
+    class LazyIcon(NoRebuildOnClick, base):
+        _restoring = False
+
+        def _handler(self, descriptor):
+            def run(widget=None, *_args):
+                if self._restoring:
+                    return
+                descriptor(self)
+                # a GTK check item toggles its own mark when clicked, but what it shows is the State's: put
+                # the mark back (set_active emits "activate" again, hence `_restoring`); a changed State
+                # brings a new menu with the new mark
+                checked = descriptor.checked
+                if checked is not None and hasattr(widget, "set_active") and widget.get_active() != checked:
+                    self._restoring = True
+                    try:
+                        widget.set_active(checked)
+                    finally:
+                        self._restoring = False
+
+            return run
+
         def _create_menu(self, descriptors):
             if not isinstance(descriptors, LazyMenu):
                 return super()._create_menu(descriptors)
