@@ -107,6 +107,10 @@ def test_configured_profiles_by_name_and_each_copy_has_its_region(tray, world, h
             return text if "AWS_ACCESS_KEY_ID" in text and text not in seen else None
         text = wait_for(copied, 15, 0.1, f"{name}'s export lines on the clipboard")
         seen.add(text)
+        # the outcome (and the profile among the recent ones) comes as a new menu just after the clipboard:
+        # wait for it, so that the next click does not name an item of the menu it replaces
+        process.wait_menu(lambda m: any(lab.startswith(f"Copied bash export lines for {name} ") for lab in m.labels()),
+                          15, f"the menu to say {name} was copied")
         variables = exported(text, tmp_path)
         assert variables["AWS_REGION"] == region and variables["AWS_DEFAULT_REGION"] == region, (name, variables.keys())
         assert variables["AWS_ACCESS_KEY_ID"] == cached_key(home, account, role), name

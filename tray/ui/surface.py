@@ -17,8 +17,8 @@ the screen never goes back to an older state, and a burst of changes costs one u
 before `start()` (the backend's loop runs): until then changes wait, as the window does not exist yet.
 
 While the menu is open, changes wait until it closes (Windows: the WM_NOTIFY handler that shows it;
-macOS: the icon's `menu_gate`, driven by its NSMenu delegate), so that nothing is replaced under the
-person's pointer.
+macOS: the icon's `menu_gate`, driven by its NSMenu delegate; GTK: its popup's "hide"), so that nothing is
+replaced under the person's pointer.
 
 The minute's status text is a relabel in place of the top-level items, on the UI thread too (GTK: the
 Gtk.MenuItems; macOS: the NSMenuItems; Windows: SetMenuItemInfoW, tray.ui.winmenu); whenever the menu on
@@ -103,6 +103,8 @@ class Surface:
 
     def _flush(self) -> None:
         """On the UI thread: apply the newest value of every change that waited."""
+        if self.kind == "glib" and self._gtk_menu_open():
+            return  # still posted: what arrives meanwhile joins the changes waiting
         with self._lock:
             changes, self._pending, self._posted = self._pending, {}, False
         icon = self.icon
@@ -117,6 +119,21 @@ class Surface:
                     setattr(icon, key, value)  # pystray's own setter: icon, title, menu, visible
             except Exception:  # one failed change must not stop the others, nor the loop
                 log.exception("the tray's %s could not be updated", key)
+
+    def _gtk_menu_open(self) -> bool:
+        """GTK's own popup of the menu is on screen (the gtk backend, or AppIndicator without a panel):
+        flush again once it has closed. (A panel drawing the menu from D-Bus shows each change as it
+        comes, and each of its items keeps its own id.)"""
+        handle = getattr(self.icon, "_menu_handle", None)
+        if handle is None or not hasattr(handle, "get_mapped") or not handle.get_mapped():
+            return False
+
+        def closed(*_args):
+            handle.disconnect(connection)
+            self._post(self._flush)
+
+        connection = handle.connect("hide", closed)
+        return True
 
     def _relabel(self, labels: tuple[str, ...], make_menu: Callable[[], object]) -> None:
         if self.kind == "glib":
