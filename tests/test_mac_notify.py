@@ -4,8 +4,8 @@ with a script standing in for macOS's osascript."""
 
 from __future__ import annotations
 
+import json
 import os
-import stat
 import sys
 import threading
 import types
@@ -116,24 +116,24 @@ def test_in_the_app_sign_in_again_and_a_click_on_the_notification_run_the_action
 
 def test_outside_the_app_osascript_runs_off_the_callers_thread(tmp_path):
     """The tray notifies from its engine thread and, through pystray, did so on the main thread, which
-    then waited for osascript: here the caller returns while osascript still runs."""
-    if sys.platform == "win32":
-        pytest.skip("a POSIX shell script stands in for osascript")
+    then waited for osascript: here the caller returns while osascript still runs. (A Python script
+    stands in for macOS's osascript: it waits to be released, then writes down its arguments.)"""
     from tray.ui.macnotify import ScriptNotifier
 
-    release, record = tmp_path / "release", tmp_path / "argv"
-    script = tmp_path / "osascript"
-    script.write_text(f'#!/bin/sh\nwhile [ ! -e {release} ]; do sleep 0.01; done\nprintf "%s\\n" "$@" > {record}\n',
-                      encoding="utf-8")
-    script.chmod(script.stat().st_mode | stat.S_IEXEC)
-    caller = threading.current_thread().name
-    ScriptNotifier(str(script)).notify('dev "quoted" \\ title', "body\nline two", {"sign-in": "Sign in again"}, lambda a: None)
+    release, record = tmp_path / "release", tmp_path / "argv.json"
+    script = tmp_path / "osascript.py"
+    script.write_text(
+        "import json, pathlib, sys, time\n"
+        f"while not pathlib.Path({str(release)!r}).exists():\n    time.sleep(0.01)\n"
+        f"pathlib.Path({str(record)!r}).write_text(json.dumps(sys.argv[1:]), encoding='utf-8')\n", encoding="utf-8")
+    ScriptNotifier([sys.executable, str(script)]).notify('dev "quoted" \\ title', "body\nline two", {"sign-in": "Sign in again"},
+                                                         lambda a: None)
     assert not record.exists()  # returned while osascript waits
     release.touch()
     wait_for(record.exists, 15, 0.01, "osascript to run")
-    argv = record.read_text(encoding="utf-8").split("\n")
-    assert argv[-4:-1] == ['dev "quoted" \\ title', "body", "line two"]  # the texts as arguments, never inside the script
-    assert "on run argv" in argv and caller == "MainThread"
+    argv = json.loads(record.read_text(encoding="utf-8"))
+    assert argv[-2:] == ['dev "quoted" \\ title', "body\nline two"]  # the texts as arguments, never inside the script
+    assert argv[:6] == ["-e", "on run argv", "-e", "display notification (item 2 of argv) with title (item 1 of argv)", "-e", "end run"]
 
 
 def test_the_app_bundle_is_told_from_plain_python():

@@ -18,7 +18,7 @@ import subprocess
 import sys
 import threading
 import uuid
-from typing import Callable
+from typing import Callable, Sequence
 
 from tray.ui.notify import APP_NAME, notification_text
 
@@ -41,12 +41,12 @@ class ScriptNotifier:
     available = True
     reason = ""
 
-    def __init__(self, program: str = "osascript"):
-        self.program = program
+    def __init__(self, program: Sequence[str] = ("osascript",)):
+        self.program = list(program)
 
     def notify(self, title: str, body: str, actions: dict[str, str], on_action: Callable[[str], None]) -> None:
         title, body = notification_text(title, body)
-        argv = [self.program, *(arg for line in OSASCRIPT for arg in ("-e", line)), title, body]
+        argv = [*self.program, *(arg for line in OSASCRIPT for arg in ("-e", line)), title, body]
         threading.Thread(target=self._run, args=(argv,), name="notify", daemon=True).start()
 
     @staticmethod
