@@ -151,7 +151,8 @@ def lazy_darwin_icon_class(base: type) -> type:
             points = self._status_bar.thickness() or BAR_POINTS
             image = AppKit.NSImage.alloc().initWithSize_((points, points))
             for scale in (1, 2):
-                data = Foundation.NSData.dataWithBytes_length_(png := template_png(self._icon, round(points * scale)), len(png))
+                png = template_png(self._icon, round(points * scale))
+                data = Foundation.NSData.dataWithBytes_length_(png, len(png))
                 representation = AppKit.NSBitmapImageRep.imageRepWithData_(data)
                 representation.setSize_((points, points))  # 44 pixels in 22 points: the Retina image
                 image.addRepresentation_(representation)
