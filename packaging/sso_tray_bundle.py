@@ -27,8 +27,8 @@ HIDDEN_IMPORTS = {
         "gi.repository.AyatanaAppIndicator3",  # the gi hook collects it only where its typelib is installed
         "gi.repository.AppIndicator3",
     ],
-    "darwin": ["pystray._darwin"],
-    "win32": ["pystray._win32"],
+    "darwin": ["pystray._darwin", "tray.ui.macmenu", "tray.ui.macnotify", "UserNotifications"],
+    "win32": ["pystray._win32", "tray.ui.winmenu"],
 }
 COMMON_HIDDEN_IMPORTS = [
     "tray.core.outlets.clipboard",  # run as `-m tray.core.outlets.clipboard` through entry.py

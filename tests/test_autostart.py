@@ -265,6 +265,78 @@ def test_macos_unreadable_or_disabled_agent_is_off(home, body):
     assert not agent.is_enabled()
 
 
+LISTING_13 = """disabled services = {
+	"com.apple.ScreenReaderUIServer" => disabled
+	"io.github.sso-tray" => %s
+}
+"""
+LISTING_12 = """disabled services = {
+	"io.github.sso-tray" => %s
+	"com.example.other" => false
+}
+"""
+
+
+class Launchctl:
+    """launchd's answers as `launchctl` gives them: the listing, with the agent switched off until `enable`."""
+
+    def __init__(self, listing: str, off: str, on: str):
+        self.listing, self.off, self.on, self.calls = listing % off, off, on, []
+
+    def __call__(self, *args: str) -> str | None:
+        self.calls.append(" ".join(args))
+        if args[0] == "enable":
+            self.listing = self.listing.replace(f'"{args[1].rpartition("/")[2]}" => {self.off}', f'"{args[1].rpartition("/")[2]}" => {self.on}')
+            return ""
+        return self.listing if args[0] == "print-disabled" else None
+
+
+@pytest.mark.parametrize("listing, off, on", [(LISTING_13, "disabled", "enabled"), (LISTING_12, "true", "false")])
+def test_macos_start_at_login_follows_launchds_switch(home, listing, off, on):
+    """Turning the agent off in System Settings (`launchctl disable`) keeps the plist: `print-disabled` is
+    what tells, and ticking "Start at login" again enables the label in launchd too."""
+    import os
+
+    launchctl = Launchctl(listing, off, on)
+    agent = LaunchAgent(launchctl=launchctl)
+    command = ["/Applications/sso-tray.app/Contents/MacOS/sso-tray", "run"]
+    agent._write(plistlib.dumps(autostart.launch_agent(command)))
+    assert not agent.is_enabled()  # the plist says yes, launchd says no
+    assert launchctl.calls == [f"print-disabled gui/{os.getuid()}"]
+    agent.enable(command)
+    assert f"enable gui/{os.getuid()}/io.github.sso-tray" in launchctl.calls
+    assert agent.is_enabled()
+
+
+def test_launchctl_is_the_program_on_path(tmp_path, monkeypatch):
+    """`launchctl` itself is asked, with its arguments as they are; where there is none, nothing is known."""
+    import os
+    import stat
+    import sys
+
+    from tray.core.osutil.autostart import _launchctl
+
+    if sys.platform == "win32":
+        assert _launchctl("print-disabled", "gui/501") is None
+        return
+    if sys.platform != "darwin":  # macOS has the real one; elsewhere a script answers as it does
+        script = tmp_path / "launchctl"
+        script.write_text('#!/bin/sh\nprintf \'disabled services = {\\n\\t"%s" => disabled\\n}\\n\' "$2"\n', encoding="utf-8")
+        script.chmod(script.stat().st_mode | stat.S_IEXEC)
+        monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
+    listing = _launchctl("print-disabled", f"gui/{os.getuid()}")
+    assert listing is not None and "disabled services" in listing
+    if sys.platform != "darwin":
+        assert autostart.launchd_disabled(listing) == {f"gui/{os.getuid()}": True}
+
+
+def test_macos_without_launchctl_the_plist_decides(home):
+    agent = LaunchAgent(launchctl=lambda *args: None)
+    agent.enable(["/usr/local/bin/sso-tray", "run"])
+    assert agent.is_enabled()
+    assert autostart.launchd_disabled(LISTING_13 % "disabled") == {"com.apple.ScreenReaderUIServer": True, "io.github.sso-tray": True}
+
+
 # --- Windows: the Run value, through the registry interface ---------------------------------------
 
 

@@ -186,7 +186,7 @@ def test_platform_sizes_and_tray_size():
     assert icons.PLATFORM_SIZES["darwin"] == (22, 44)
     assert icons.PLATFORM_SIZES["win32"] == (16, 20, 24, 32, 48, 64, 256)
     assert icons.tray_size("linux") == 64
-    assert icons.tray_size("darwin") == 22  # pystray resizes to the bar's thickness; see tray_size
+    assert icons.tray_size("darwin") == 44  # the bar at 2x: tray.ui.macmenu makes the 22-pt template of it
     assert icons.tray_size("win32") == 32
     for platform in ("linux", "darwin", "win32"):
         assert icons.tray_size(platform) in icons.PLATFORM_SIZES[platform]

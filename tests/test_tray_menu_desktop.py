@@ -107,6 +107,10 @@ def test_configured_profiles_by_name_and_each_copy_has_its_region(tray, world, h
             return text if "AWS_ACCESS_KEY_ID" in text and text not in seen else None
         text = wait_for(copied, 15, 0.1, f"{name}'s export lines on the clipboard")
         seen.add(text)
+        # the outcome (and the profile among the recent ones) comes as a new menu just after the clipboard:
+        # wait for it, so that the next click does not name an item of the menu it replaces
+        process.wait_menu(lambda m: any(lab.startswith(f"Copied bash export lines for {name} ") for lab in m.labels()),
+                          15, f"the menu to say {name} was copied")
         variables = exported(text, tmp_path)
         assert variables["AWS_REGION"] == region and variables["AWS_DEFAULT_REGION"] == region, (name, variables.keys())
         assert variables["AWS_ACCESS_KEY_ID"] == cached_key(home, account, role), name
@@ -180,3 +184,20 @@ def test_gtk_popup_fills_a_group_when_the_keyboard_reaches_it(tray, world):
     screen.crop((max(0, left - 16), 0, screen.width, min(screen.height, bottom + 16))).save(SHOTS / "menu-accounts.png")
     desktop.press("Escape")
     desktop.press("Escape")
+
+
+def test_a_click_rebuilds_nothing_and_a_radio_keeps_the_states_mark(tray, world, home):
+    """pystray rebuilds the whole menu after every click; the tray's menu changes only with its State. Clicking
+    the default export format that is already chosen changes nothing: the same items (libdbusmenu gives a
+    rebuilt menu new ids), and "bash" still marked although GTK unmarks a radio item it activates."""
+    desktop, process = tray
+    settings = home / ".config" / "sso-tray" / "settings.json"
+    listed = process.wait_menu(lambda m: "Refresh accounts" in m.labels() and any(c.label.startswith("Accounts ") for c in m.children),
+                               30, "the listed accounts")
+    ids = [c.id for c in listed.children]
+    assert listed.find("Settings", "Default export format", "bash").checked is True
+    process.click("Settings", "Default export format", "bash")
+    wait_for(settings.exists, 10, 0.05, "the settings to be saved")
+    layout = process.layout()
+    assert [c.id for c in layout.children] == ids, layout.dump()
+    assert layout.find("Settings", "Default export format", "bash").checked is True, layout.dump()

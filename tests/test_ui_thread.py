@@ -445,16 +445,18 @@ def test_on_macos_changes_run_on_the_main_thread_and_relabel_in_place(monkeypatc
 def test_no_code_but_the_surface_sets_what_the_icon_shows():
     """The door is the only one: outside tray/ui/surface.py no line assigns a pystray Icon's image, title,
     menu or visibility, or asks it to rebuild its menu (`self.icon = …`, holding the Icon, is not one).
-    A line-based look: a guard against a new direct call, not a parser."""
+    A line-based look: a guard against a new direct call, not a parser. A backend's own `_update_menu`
+    (tray.ui.winmenu, tray.ui.macmenu) is how pystray applies a menu the Surface set, not another door."""
     import re
 
     root = Path(__file__).resolve().parent.parent / "tray"
-    setter = re.compile(r"\.icon\.(icon|title|menu|visible)\s*=(?!=)|\bicon\.(icon|title|menu|visible)\s*=(?!=)|update_menu\(|setattr\([\w.]*icon\b")
+    setter = re.compile(r"\.icon\.(icon|title|menu|visible)\s*=(?!=)|\bicon\.(icon|title|menu|visible)\s*=(?!=)|\bupdate_menu\(|setattr\([\w.]*icon\b")
     found = [f"{path.relative_to(root.parent)}:{n}: {line.strip()}"
              for path in root.rglob("*.py") if path.name != "surface.py"
              for n, line in enumerate(path.read_text().splitlines(), 1) if setter.search(line)]
     assert found == []
-    assert all(setter.search(line) for line in ("        self.icon.menu = menu", "icon.visible = True", "setattr(self.icon, key, value)"))
+    assert all(setter.search(line) for line in ("        self.icon.menu = menu", "icon.visible = True", "setattr(self.icon, key, value)", "icon.update_menu()"))
+    assert not setter.search("    def _update_menu(self):")
 
 
 @pytest.mark.portable
@@ -486,3 +488,70 @@ def test_on_macos_and_windows_notifications_are_shown_on_the_ui_thread(monkeypat
     loop.drain()
     loop.stop()
     assert len(shown) == 8 and {thread for _, _, thread in shown} == {"main"}
+
+
+GTK_POPUP = """
+import json, threading
+import gi
+gi.require_version("Gtk", "3.0")
+gi.require_version("Gdk", "3.0")
+from gi.repository import Gdk, GLib, Gtk
+from tray.ui.surface import Surface
+
+context = GLib.MainContext.default()
+
+
+def drained():
+    done = []
+    GLib.idle_add(lambda: done.append(1) or GLib.SOURCE_REMOVE)
+    while not done:
+        context.iteration(True)
+
+
+class Icon:
+    def __init__(self):
+        object.__setattr__(self, "applied", [])
+
+    def __setattr__(self, name, value):
+        if not name.startswith("_"):
+            self.applied.append((name, value))
+        object.__setattr__(self, name, value)
+
+
+window = Gtk.Window()
+window.show_all()
+shown = Gtk.Menu()
+shown.append(Gtk.MenuItem.new_with_label("dev — 5h 12m left"))
+shown.show_all()
+icon = Icon()
+icon._menu_handle = shown
+surface = Surface(icon, "gtk")
+surface.start()
+shown.popup_at_widget(window, Gdk.Gravity.SOUTH, Gdk.Gravity.NORTH, None)
+while not shown.get_mapped():
+    context.iteration(True)
+surface.update(menu="a new menu", title="dev — expired")
+drained()
+while_open = list(icon.applied)
+surface.update(title="dev — signed out")
+shown.popdown()
+drained()
+drained()  # the flush posted when the popup hid
+print(json.dumps({"while_open": while_open, "after": icon.applied}))
+"""
+
+
+def test_on_gtk_changes_wait_while_gtks_own_popup_of_the_menu_is_open(xvfb, tmp_path):
+    """The gtk backend (and AppIndicator without a panel) shows the menu as GTK's own popup: a new menu set
+    while it is open would be swapped under the pointer. A real Gtk.Menu popped up on the virtual display,
+    in a process of its own (GTK binds a process to the display it first opened)."""
+    import subprocess
+
+    script = tmp_path / "popup.py"
+    script.write_text(GTK_POPUP, encoding="utf-8")
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60,
+                          cwd=Path(__file__).resolve().parent.parent)
+    assert done.returncode == 0, done.stderr
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    assert seen["while_open"] == []  # nothing while the popup is open
+    assert seen["after"] == [["title", "dev — signed out"], ["menu", "a new menu"]]

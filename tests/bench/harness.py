@@ -87,7 +87,8 @@ def table(results: list[Result], pairs: dict[str, str] | None = None) -> str:
         mine = ours.get(r.scenario)
         if mine is not None and r is not mine and mine.samples and r.samples:
             ratio_t = f"{statistics.median(mine.walls) / statistics.median(r.walls):.2f}"
-            ratio_r = f"{statistics.median(mine.rss) / statistics.median(r.rss):.2f}"
+            if statistics.median(r.rss):  # in-process figures have no RSS of their own
+                ratio_r = f"{statistics.median(mine.rss) / statistics.median(r.rss):.2f}"
         notes = ", ".join(f"{k}={v}" for k, v in r.extra.items())
         if r.samples:
             rss = f"{s['rss_median_mib']:.1f}" if s["rss_median_mib"] else ""  # in-process figures have none

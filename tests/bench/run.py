@@ -243,7 +243,7 @@ def credfile_scenario() -> list[Result]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=10)
-    parser.add_argument("--only", choices=["credentials", "discovery", "growth", "credfile", "tray", "menu"], action="append")
+    parser.add_argument("--only", choices=["credentials", "discovery", "growth", "credfile", "tray", "menu", "nativemenu"], action="append")
     parser.add_argument("--json", default=str(ROOT / "artifacts" / "bench.json"))
     parser.add_argument("--no-peers", action="store_true", help="measure sso-tray alone")
     args = parser.parse_args()
@@ -251,7 +251,7 @@ def main() -> int:
     PEERS = not args.no_peers
     groups = {"credentials": credentials_scenarios, "discovery": discovery_scenarios, "growth": growth_scenarios}
     results: list[Result] = []
-    for name in args.only or ["credentials", "discovery", "growth", "credfile", "tray", "menu"]:
+    for name in args.only or ["credentials", "discovery", "growth", "credfile", "tray", "menu", "nativemenu"]:
         print(f"running {name} …", file=sys.stderr, flush=True)
         if name == "tray":
             from tray_bench import tray_scenarios  # needs the virtual desktop's programs (scripts/bootstrap)
@@ -261,6 +261,10 @@ def main() -> int:
             from menu_bench import menu_scenarios  # the same virtual desktop
 
             results += menu_scenarios()
+        elif name == "nativemenu":
+            from native_menu_bench import native_menu_scenarios  # pystray's Windows and macOS code on stand-ins
+
+            results += native_menu_scenarios()
         else:
             results += credfile_scenario() if name == "credfile" else groups[name](args.runs)
     print(table(results))

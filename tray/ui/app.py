@@ -143,6 +143,40 @@ class TrayActions:
         return self._engine._submit(apply)
 
 
+class TrayView:
+    """The State on the icon: its image, title and menu, each sent to the Surface only when it changed.
+    The minute's new time left is a relabel of the menu on screen, not a new menu."""
+
+    def __init__(self, surface, actions, size: int):
+        from tray.ui import icons, menu
+
+        self._icons, self._menu = icons, menu
+        self.surface, self.actions, self.size = surface, actions, size
+        self._shown: dict[str, object] = {}
+
+    def show(self, state: State) -> None:
+        menu = self._menu
+        changes: dict[str, object] = {}
+        image_key = (state.icon_state, round((state.icon_session.fraction_left(state.now) if state.icon_session else 0) * 60))
+        if self._shown.get("image") != image_key:
+            changes["icon"] = self._icons.icon_image(state, self.size)
+            self._shown["image"] = image_key
+        title = menu.tooltip(state)
+        if self._shown.get("title") != title:
+            changes["title"] = title
+            self._shown["title"] = title
+        items = menu.build(state, self.actions)
+        structure, labels = menu.signature(state, items)
+        shown = self._shown.get("menu")
+        if shown is None or shown[0] != structure or (shown[1] != labels and not self.surface.can_relabel):
+            changes["menu"] = menu.to_pystray(items)
+        elif shown[1] != labels:  # the minute's status text: relabelled in place, rebuilt if that cannot be done
+            changes["labels"] = (labels, lambda: menu.to_pystray(items))
+        self._shown["menu"] = (structure, labels)
+        if changes:
+            self.surface.update(**changes)
+
+
 class TrayApp:
     def __init__(self, engine: Engine | None = None):
         if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
@@ -165,20 +199,19 @@ class TrayApp:
             _without_dbus_notifications()
         from tray.ui import icons, menu
 
-        self._icons, self._menu = icons, menu
         self.size = icons.tray_size()
         self.engine = engine or Engine()
         self.actions = TrayActions(self.engine, self.quit)
         self._start_finder()  # before any menu exists whose items open the page
         state = self.engine.state
-        from tray.ui.lazymenu import lazy_icon_class
-        from tray.ui.surface import GTK_BACKENDS, Surface
+        from tray.ui.lazymenu import native_icon_class
+        from tray.ui.surface import Surface
 
-        icon_class = lazy_icon_class(pystray.Icon) if backend in GTK_BACKENDS else pystray.Icon
+        icon_class = native_icon_class(pystray.Icon, backend)  # submenus filled when opened, on every backend
         self.icon = icon_class("sso-tray", icon=icons.icon_image(state, self.size), title=menu.tooltip(state))
         self.surface = Surface(self.icon, backend)  # from here on, every change of the icon goes through it
         self.engine.notifier = self._make_notifier(bus)
-        self._shown: dict[str, object] = {}
+        self._view = TrayView(self.surface, self.actions, self.size)
         self._render_lock = threading.Lock()
         self.render(state)
         self.engine.subscribe(self.render)
@@ -186,6 +219,10 @@ class TrayApp:
     def _make_notifier(self, bus: bool):
         from tray.ui.notify import DBusNotifier, NullNotifier, PystrayNotifier
 
+        if sys.platform == "darwin":
+            from tray.ui.macnotify import mac_notifier
+
+            return mac_notifier()
         if not sys.platform.startswith("linux"):
             return PystrayNotifier(self.icon, self.surface.call)
         if not bus:
@@ -202,29 +239,7 @@ class TrayApp:
         The engine calls it on its own thread (and the tray once at start, on the main thread): one at a
         time, and always of the newest state, so that an older snapshot never replaces a newer one."""
         with self._render_lock:
-            self._render(self.engine.state)
-
-    def _render(self, state: State) -> None:
-        menu = self._menu
-        changes: dict[str, object] = {}
-        image_key = (state.icon_state, round((state.icon_session.fraction_left(state.now) if state.icon_session else 0) * 60))
-        if self._shown.get("image") != image_key:
-            changes["icon"] = self._icons.icon_image(state, self.size)
-            self._shown["image"] = image_key
-        title = menu.tooltip(state)
-        if self._shown.get("title") != title:
-            changes["title"] = title
-            self._shown["title"] = title
-        items = menu.build(state, self.actions)
-        structure, labels = menu.signature(state, items)
-        shown = self._shown.get("menu")
-        if shown is None or shown[0] != structure or (shown[1] != labels and not self.surface.can_relabel):
-            changes["menu"] = menu.to_pystray(items)
-        elif shown[1] != labels:  # the minute's status text: relabelled in place, rebuilt if that cannot be done
-            changes["labels"] = (labels, lambda: menu.to_pystray(items))
-        self._shown["menu"] = (structure, labels)
-        if changes:
-            self.surface.update(**changes)
+            self._view.show(self.engine.state)
 
     def _setup(self, icon) -> None:
         from tray.core.osutil import autostart

@@ -75,16 +75,15 @@ def tray_size(platform: str = sys.platform) -> int:
 
     Linux: 64 — AppIndicator and GTK scale the icon file to the panel (22–48 px, more on HiDPI), and a
     64 px image scaled down stays crisp where a 22 px one scaled up would blur.
-    macOS: 22 — pystray (0.19) resizes whatever it is given to the status bar's thickness in pixels,
-    22 on most Macs, so a 44 px image would only be shrunk again; at 22 the bar shows our own 22 px
-    drawing. (44, the bar at 2×, is in PLATFORM_SIZES for a backend that sets the point size itself.)
+    macOS: 44 — the bar at 2×: tray.ui.macmenu makes a 22-pt template image of it with a 22 px and a
+    44 px representation, so that Retina screens get a drawing of their own size.
     Windows: 32 — pystray saves the image as an .ico (Pillow adds 16 and 24 px) and loads it at the
     system icon size, 32 px at 100 % scaling; the notification area shows it at 16–32 px.
     """
     if platform.startswith("linux") or platform.startswith("freebsd"):
         return 64
     if platform == "darwin":
-        return 22
+        return 44
     if platform in ("win32", "cygwin"):
         return 32
     return 64

@@ -4,7 +4,8 @@ On Linux sso-tray talks to the freedesktop notification service (org.freedesktop
 D-Bus through Gio, which PyGObject — already needed for the tray's menu — provides: actions and the
 click on the notification itself both work, and no other library is needed. Where the service or the
 session bus is missing, the notifier says it is unavailable and the icon and menu carry the warning.
-On macOS and Windows, pystray's own notify() is used (no actions there; see the README's "Platforms").
+On macOS, tray.ui.macnotify (the user-notification framework in the .app, osascript off the main thread
+elsewhere); on Windows, pystray's own notify() (a balloon; see the README's "Platforms").
 
 Every notifier hands its text to the platform through `notification_text`, which cuts the title and
 the body to the platform's limits (Windows balloons: 63 and 255; pystray raises ValueError above them).
@@ -116,7 +117,7 @@ class DBusNotifier:
 
 
 class PystrayNotifier:
-    """macOS and Windows: pystray's notify (a message, no actions)."""
+    """Windows: pystray's notify (a balloon, no actions)."""
 
     available = True
     reason = ""

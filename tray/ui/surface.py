@@ -16,8 +16,13 @@ Changes that arrive before the flush runs are merged, and the flush applies the 
 the screen never goes back to an older state, and a burst of changes costs one update. Nothing is posted
 before `start()` (the backend's loop runs): until then changes wait, as the window does not exist yet.
 
-The minute's status text is a relabel in place of the top-level items, on the UI thread too, where the
-backend allows it (GTK, macOS); elsewhere, and whenever the menu on screen does not match, it is rebuilt.
+While the menu is open, changes wait until it closes (Windows: the WM_NOTIFY handler that shows it;
+macOS: the icon's `menu_gate`, driven by its NSMenu delegate; GTK: its popup's "hide"), so that nothing is
+replaced under the person's pointer.
+
+The minute's status text is a relabel in place of the top-level items, on the UI thread too (GTK: the
+Gtk.MenuItems; macOS: the NSMenuItems; Windows: SetMenuItemInfoW, tray.ui.winmenu); whenever the menu on
+screen does not match, it is rebuilt.
 """
 
 from __future__ import annotations
@@ -48,7 +53,7 @@ class Surface:
 
     @property
     def can_relabel(self) -> bool:
-        return self.kind in ("glib", "appkit")
+        return self.kind in ("glib", "appkit", "win32")
 
     def update(self, **changes) -> None:
         """Show these changes (any of icon, title, menu, labels=(labels, make_menu), visible), from any
@@ -88,13 +93,18 @@ class Surface:
         if self.kind == "appkit":
             from PyObjCTools import AppHelper
 
-            return AppHelper.callAfter
+            gate = getattr(self.icon, "menu_gate", None)  # callAfter runs during menu tracking too
+            if gate is None:
+                return AppHelper.callAfter
+            return lambda fn: AppHelper.callAfter(gate.run_when_closed, fn)
         if self.kind == "win32":
             return _WindowThread(self.icon)
         return _Serial()  # xorg and others: pystray keeps no UI thread there; one change at a time
 
     def _flush(self) -> None:
         """On the UI thread: apply the newest value of every change that waited."""
+        if self.kind == "glib" and self._gtk_menu_open():
+            return  # still posted: what arrives meanwhile joins the changes waiting
         with self._lock:
             changes, self._pending, self._posted = self._pending, {}, False
         icon = self.icon
@@ -110,12 +120,28 @@ class Surface:
             except Exception:  # one failed change must not stop the others, nor the loop
                 log.exception("the tray's %s could not be updated", key)
 
+    def _gtk_menu_open(self) -> bool:
+        """GTK's own popup of the menu is on screen (the gtk backend, or AppIndicator without a panel):
+        flush again once it has closed. (A panel drawing the menu from D-Bus shows each change as it
+        comes, and each of its items keeps its own id.)"""
+        handle = getattr(self.icon, "_menu_handle", None)
+        if handle is None or not hasattr(handle, "get_mapped") or not handle.get_mapped():
+            return False
+
+        def closed(*_args):
+            handle.disconnect(connection)
+            self._post(self._flush)
+
+        connection = handle.connect("hide", closed)
+        return True
+
     def _relabel(self, labels: tuple[str, ...], make_menu: Callable[[], object]) -> None:
         if self.kind == "glib":
             # pystray builds a GTK menu in an idle callback of its own (queued by the menu setter): look at
             # the menu on screen after that has run
             _glib_post(lambda: _relabel_gtk(self.icon, labels) or self.update(menu=make_menu()))
-        elif not (self.kind == "appkit" and _relabel_appkit(self.icon, labels)):
+        elif not (self.kind == "appkit" and _relabel_appkit(self.icon, labels)
+                  or self.kind == "win32" and _relabel_win32(self.icon, labels)):
             self.icon.menu = make_menu()
 
 
@@ -202,6 +228,12 @@ def _relabel_gtk(icon, labels: tuple[str, ...]) -> bool:
         if text != "-" and widget.get_label() != text:
             widget.set_label(text)
     return True
+
+
+def _relabel_win32(icon, labels: tuple[str, ...]) -> bool:
+    """The same for the Windows menu (tray.ui.winmenu keeps its texts; pystray's own icon cannot)."""
+    relabel = getattr(icon, "relabel", None)
+    return relabel is not None and relabel(labels)
 
 
 def _relabel_appkit(icon, labels: tuple[str, ...]) -> bool:

@@ -32,6 +32,7 @@ from __future__ import annotations
 import configparser
 import os
 import plistlib
+import re
 import shutil
 import subprocess
 import sys
@@ -269,11 +270,41 @@ def launch_agent(command: list[str], log: Path | None = None) -> dict:
     return plist
 
 
+def launchd_disabled(listing: str) -> dict[str, bool]:
+    """`launchctl print-disabled gui/UID` as {label: disabled}: macOS 13+ says `"label" => disabled` or
+    `=> enabled`, earlier ones `=> true` or `=> false`."""
+    found = {}
+    for label, word in re.findall(r'"([^"]+)"\s*=>\s*(\w+)', listing):
+        found[label] = word.lower() in ("disabled", "true")
+    return found
+
+
+def _launchctl(*args: str) -> str | None:
+    """launchctl's output, or None where it cannot be asked (not macOS, or it failed)."""
+    try:
+        done = subprocess.run(["launchctl", *args], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return done.stdout if done.returncode == 0 else None
+
+
 class LaunchAgent(_EntryFile):
-    def __init__(self, home: Path | None = None):
-        home = home or paths.root() or Path(os.path.expanduser("~"))
+    """The plist, and launchd's own switch: turning the agent off in System Settings (or `launchctl
+    disable`) leaves the plist in place and marks the label disabled, which `print-disabled` lists."""
+
+    def __init__(self, home: Path | None = None, launchctl: Callable[..., str | None] = _launchctl):
+        under_root = paths.root()
+        home = home or under_root or Path(os.path.expanduser("~"))
         self.path = home / "Library" / "LaunchAgents" / f"{LAUNCH_AGENT_LABEL}.plist"
         self.log = home / "Library" / "Logs" / f"{APP_NAME}.log"
+        self._launchctl = None if under_root else launchctl  # the demo leaves launchd alone
+
+    def _domain(self) -> str:
+        return f"gui/{os.getuid()}"
+
+    def _disabled_in_launchd(self) -> bool:
+        listing = self._launchctl("print-disabled", self._domain()) if self._launchctl else None
+        return bool(listing) and launchd_disabled(listing).get(LAUNCH_AGENT_LABEL, False)
 
     def enable(self, command: list[str], app_icons: AppIcons | None = None) -> None:
         if TRANSLOCATED in command[0]:
@@ -281,13 +312,16 @@ class LaunchAgent(_EntryFile):
                 f"sso-tray runs from a copy macOS made for a downloaded app (App Translocation: {command[0]}), which is "
                 "gone after the next restart: move sso-tray.app to /Applications, open it from there, then turn this on again")
         self._write(plistlib.dumps(launch_agent(command, self.log)))
+        if self._disabled_in_launchd():
+            self._launchctl("enable", f"{self._domain()}/{LAUNCH_AGENT_LABEL}")
 
     def is_enabled(self) -> bool:
         try:
             plist = plistlib.loads(self.path.read_bytes())
         except (OSError, plistlib.InvalidFileException, ValueError):
             return False
-        return isinstance(plist, dict) and bool(plist.get("RunAtLoad")) and not plist.get("Disabled", False)
+        in_plist = isinstance(plist, dict) and bool(plist.get("RunAtLoad")) and not plist.get("Disabled", False)
+        return in_plist and not self._disabled_in_launchd()
 
 
 # --- Windows -------------------------------------------------------------------------------------
