@@ -20,10 +20,7 @@ have reached the command when sso-tray is in the terminal's foreground group, an
 
 from __future__ import annotations
 
-import hmac
-import json
 import os
-import secrets
 import signal
 import subprocess
 import threading
@@ -32,31 +29,11 @@ from datetime import datetime
 
 from tray.core.credentials import RoleCredentials, format_time, utcnow
 from tray.core.errors import TrayError, UsageError
+from tray.core.outlets.endpoint import CredentialEndpoint
+from tray.core.outlets.exports import CREDENTIAL_VARIABLES, OVERRIDING
 
 MARKER = "SSO_TRAY_PROFILE"
-CREDENTIAL_VARIABLES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_CREDENTIAL_EXPIRATION")
-CONTAINER_VARIABLES = (
-    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",  # botocore prefers it to FULL_URI
-    "AWS_CONTAINER_AUTHORIZATION_TOKEN",
-    "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",  # read before AWS_CONTAINER_AUTHORIZATION_TOKEN
-)
-# Everything that would make an SDK in the command use other credentials than these.
-OVERRIDING = CREDENTIAL_VARIABLES + CONTAINER_VARIABLES + (
-    "AWS_SECURITY_TOKEN",  # the legacy name botocore still reads
-    "AWS_SESSION_EXPIRATION",  # aws-vault's name for the expiry
-    "AWS_PROFILE",
-    "AWS_DEFAULT_PROFILE",  # the AWS CLI v1's
-    "AWS_WEB_IDENTITY_TOKEN_FILE",
-    "AWS_ROLE_ARN",
-    "AWS_ROLE_SESSION_NAME",
-    "AWS_CREDENTIAL_FILE",  # the EC2 API tools' key file: botocore's OriginalEC2Provider reads it before the endpoint
-    "BOTO_CONFIG",  # boto 2's config file: botocore's BotoProvider reads it before the endpoint
-    "AWS_ACCESS_KEY",  # the AWS SDK for Java's other names for the keys, read first in its chain
-    "AWS_SECRET_KEY",
-)
 SI_KERNEL = 0x80  # Linux si_code: sent by the kernel (a terminal's Ctrl-C goes to the whole foreground group)
-SERVER_PATH = "/role-credentials"
 
 
 class CommandFailed(TrayError):
@@ -237,105 +214,20 @@ def _run_portable(argv: list[str], env: dict[str, str]) -> int:
 # --------------------------------------------------------------------------- the credentials endpoint
 
 
-class CredentialServer:
-    """The container credentials endpoint for one command: 127.0.0.1, a random port and token.
+class CredentialServer(CredentialEndpoint):
+    """`exec --server`'s endpoint: one token, for the life of the command.
 
     `credentials()` gives the role's credentials with more than 15 minutes left when the session can
-    (`rolecreds.get`); if it fails, the last ones are handed out while they have not expired."""
+    (`rolecreds.get`); if it fails, even because the session was signed out, the last ones are handed out
+    while they have not expired: the command was started with them."""
 
     def __init__(self, credentials: Callable[[], RoleCredentials], clock: Callable[[], datetime] = utcnow) -> None:
-        self.token = secrets.token_urlsafe(32)
-        self._credentials = credentials
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._last: RoleCredentials | None = None
-        from http.server import ThreadingHTTPServer  # only --server needs it, and it is slow to import
+        super().__init__(clock)
+        self.token = self.issue(credentials, keep_when_signed_out=True)
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
-        self._httpd.daemon_threads = True
-        self.port = self._httpd.server_address[1]
-        self._thread = threading.Thread(target=self._serve, name="sso-tray-credentials", daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}{SERVER_PATH}"
-
-    def variables(self) -> dict[str, str]:
-        return {"AWS_CONTAINER_CREDENTIALS_FULL_URI": self.url, "AWS_CONTAINER_AUTHORIZATION_TOKEN": self.token}
-
-    def current(self) -> RoleCredentials:
-        with self._lock:
-            try:
-                self._last = self._credentials()
-            except TrayError:
-                if self._last is None or self._last.expiration <= self._clock():
-                    raise
-            return self._last
+    def variables(self) -> dict[str, str]:  # noqa: D102 - the one token's
+        return super().variables(self.token)
 
     def _serve(self) -> None:
         _block_forwarded_signals()
-        self._httpd.serve_forever(poll_interval=0.2)
-
-    def __enter__(self) -> CredentialServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
-
-
-def _handler_for(server: CredentialServer):
-    from http.server import BaseHTTPRequestHandler
-
-    class Handler(BaseHTTPRequestHandler):
-        disable_nagle_algorithm = True
-        # Seconds a connection may stay silent: an idle one (or one that never finishes its request) would
-        # otherwise hold a thread for the life of the command. botocore sends its request at once.
-        timeout = 10
-        server_version = "sso-tray"
-        sys_version = ""
-
-        def log_message(self, format: str, *args) -> None:  # noqa: A002 - the base class's name
-            pass  # nothing about these requests is written anywhere
-
-        def do_GET(self) -> None:  # noqa: N802
-            # A page in a browser could reach 127.0.0.1 under another name (DNS rebinding): the name must be ours.
-            if self.headers.get("Host") != f"127.0.0.1:{server.port}":
-                self._send(403, {"message": "wrong Host"})
-                return
-            given = self.headers.get("Authorization")
-            if not given:
-                self._send(401, {"message": "the Authorization header is missing"})
-                return
-            if not hmac.compare_digest(given.encode(), server.token.encode()):
-                self._send(403, {"message": "the authorization token is wrong"})
-                return
-            if self.path != SERVER_PATH:
-                self._send(404, {"message": "not found"})
-                return
-            try:
-                creds = server.current()
-            except TrayError as e:
-                self._send(503, {"message": str(e)})  # TrayError messages carry no secret
-                return
-            # the AWS CLI cache's shape, but the container protocol calls the session token `Token`
-            body = creds.to_cli_cache()["Credentials"]
-            body["Token"] = body.pop("SessionToken")
-            self._send(200, body)
-
-        def do_POST(self) -> None:  # noqa: N802
-            self._send(405, {"message": "GET only"})
-
-        do_PUT = do_DELETE = do_POST
-
-        def _send(self, status: int, body: dict) -> None:
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.send_header("Cache-Control", "no-store")
-            self.end_headers()
-            self.wfile.write(data)
-
-    return Handler
+        super()._serve()
