@@ -38,6 +38,12 @@ unchanged and never runs anything:
 
 The AWS CLI's own format names are accepted as aliases (`env`, `env-no-export`, `windows-cmd`,
 `process`).
+
+`format_refreshing` writes the container variables of a credentials endpoint instead (`export --refreshing`):
+the same quoting, after lines that remove every variable an SDK would read ahead of the endpoint (OVERRIDING:
+`unset`, `set -e`, `Remove-Item Env:`, `set NAME=`). A `.env` file cannot remove anything (it is read into
+a fresh environment anyway: `docker --env-file`, compose), and json gives an object of the variables with
+`null` for each one to remove.
 """
 
 from __future__ import annotations
@@ -54,6 +60,29 @@ FORMATS: tuple[str, ...] = ("bash", "zsh", "sh", "fish", "powershell", "cmd", "d
 
 # `aws configure export-credentials --format` names, so that a user of the AWS CLI can keep them.
 ALIASES: dict[str, str] = {"env": "bash", "env-no-export": "dotenv", "windows-cmd": "cmd", "process": "json"}
+
+CREDENTIAL_VARIABLES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_CREDENTIAL_EXPIRATION")
+CONTAINER_VARIABLES = (
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",  # botocore prefers it to FULL_URI
+    "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+    "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",  # read before AWS_CONTAINER_AUTHORIZATION_TOKEN
+)
+# Everything that would make an SDK use other credentials than a credentials endpoint's: botocore reads the
+# environment's keys first, then the profile named by AWS_PROFILE, and the container endpoint only after both.
+OVERRIDING = CREDENTIAL_VARIABLES + CONTAINER_VARIABLES + (
+    "AWS_SECURITY_TOKEN",  # the legacy name botocore still reads
+    "AWS_SESSION_EXPIRATION",  # aws-vault's name for the expiry
+    "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",  # the AWS CLI v1's
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_ROLE_ARN",
+    "AWS_ROLE_SESSION_NAME",
+    "AWS_CREDENTIAL_FILE",  # the EC2 API tools' key file: botocore's OriginalEC2Provider reads it before the endpoint
+    "BOTO_CONFIG",  # boto 2's config file: botocore's BotoProvider reads it before the endpoint
+    "AWS_ACCESS_KEY",  # the AWS SDK for Java's other names for the keys, read first in its chain
+    "AWS_SECRET_KEY",
+)
 
 _POSIX_BARE = re.compile(r"[A-Za-z0-9_@%+=:,./-]+")
 _CMD_BARE = re.compile(r"[A-Za-z0-9_@+=:,./-]+")
@@ -113,22 +142,16 @@ def _cmd_line(name: str, value: str) -> str:
     return f'set "{name}={value}"'
 
 
-def format_credentials(creds: RoleCredentials, fmt: str, region: str | None = None) -> str:
-    """The lines that put `creds` (and `region`, if given) into an environment, ending with a newline."""
+def _check_format(fmt: str) -> str:
     fmt = ALIASES.get(fmt, fmt)
     if fmt not in FORMATS:
         raise UsageError(f"unknown format {fmt!r}: choose one of {', '.join(FORMATS)}")
-    if fmt == "json":
-        body = {
-            "Version": 1,
-            "AccessKeyId": creds.access_key_id,
-            "SecretAccessKey": creds.secret_access_key,
-            "SessionToken": creds.session_token,
-            "Expiration": expiration_text(creds),
-        }
-        return json.dumps(body, indent=2, separators=(",", ": ")) + "\n"
+    return fmt
+
+
+def _assignments(pairs: list[tuple[str, str]], fmt: str) -> list[str]:
     lines = []
-    for name, value in _variables(creds, region):
+    for name, value in pairs:
         if fmt in ("bash", "zsh", "sh"):
             lines.append(f"export {name}={_posix_quote(value)}")
         elif fmt == "dotenv":
@@ -139,4 +162,44 @@ def format_credentials(creds: RoleCredentials, fmt: str, region: str | None = No
             lines.append(f"$Env:{name}={_powershell_quote(value)}")
         else:  # cmd
             lines.append(_cmd_line(name, value))
-    return "\n".join(lines) + "\n"
+    return lines
+
+
+def format_credentials(creds: RoleCredentials, fmt: str, region: str | None = None) -> str:
+    """The lines that put `creds` (and `region`, if given) into an environment, ending with a newline."""
+    fmt = _check_format(fmt)
+    if fmt == "json":
+        body = {
+            "Version": 1,
+            "AccessKeyId": creds.access_key_id,
+            "SecretAccessKey": creds.secret_access_key,
+            "SessionToken": creds.session_token,
+            "Expiration": expiration_text(creds),
+        }
+        return json.dumps(body, indent=2, separators=(",", ": ")) + "\n"
+    return "\n".join(_assignments(_variables(creds, region), fmt)) + "\n"
+
+
+def format_refreshing(variables: dict[str, str], fmt: str, region: str | None = None) -> str:
+    """The lines that point an environment at a credentials endpoint (`variables`: its container variables),
+    after removing what an SDK would read first, ending with a newline."""
+    fmt = _check_format(fmt)
+    pairs = list(variables.items())
+    if region:
+        pairs += [("AWS_REGION", region), ("AWS_DEFAULT_REGION", region)]
+    cleared = [name for name in OVERRIDING if name not in variables]
+    if fmt == "json":
+        return json.dumps({**dict.fromkeys(cleared), **dict(pairs)}, indent=2, separators=(",", ": ")) + "\n"
+    if fmt in ("bash", "zsh", "sh"):
+        lines = ["unset " + " ".join(cleared)]
+    elif fmt == "fish":
+        # `set -e` fails for a name that is not set, and fish's assignments pass that status on: without
+        # `or true`, `export --refreshing --format fish | source; and CMD` would never run CMD
+        lines = ["set -e " + " ".join(cleared) + "; or true"]
+    elif fmt == "powershell":
+        lines = ["Remove-Item " + ", ".join(f"Env:{name}" for name in cleared) + " -ErrorAction SilentlyContinue"]
+    elif fmt == "cmd":
+        lines = [f"set {name}=" for name in cleared]
+    else:  # dotenv: nothing to remove
+        lines = []
+    return "\n".join(lines + _assignments(pairs, fmt)) + "\n"
