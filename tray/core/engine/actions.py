@@ -1,5 +1,6 @@
-"""What the person does with a role's credentials from the menu: copy export lines, write them to the
-credentials file, open the console, keep a profile fresh (pinned), mark favourites, change settings.
+"""What the person does with a role's credentials from the menu: copy export lines (static, or pointing at the
+tray's credentials endpoint), write them to the credentials file, open the console, keep a profile fresh
+(pinned), mark favourites, change settings; and the credentials the tray's endpoint hands to terminals.
 
 A part of the Engine (it is mixed into the class): every method here runs on the engine thread and uses
 the engine's records; the AWS call and the file or clipboard write run on a worker.
@@ -15,10 +16,11 @@ from tray.core.credentials import RoleCredentials
 from tray.core.engine.record import file_signature
 from tray.core.engine.state import clock_time
 from tray.core.engine.view import default_format
-from tray.core.errors import TrayError
+from tray.core.errors import NotSignedIn, TrayError
 from tray.core.files.settings import settings_path
 from tray.core.identity import rolecreds
 from tray.core.identity.profiles import RoleProfile
+from tray.core.identity.sessions import VALID as STATUS_VALID
 
 PIN_MARGIN = timedelta(minutes=20)  # rewrite pinned credentials this long before they expire
 RECENT_MAX = 5
@@ -75,6 +77,49 @@ class CredentialActions:
             return f"Copied {fmt} export lines for {profile} (valid until {clock_time(creds.expiration)})."
 
         return self._with_credentials(profile, rolecreds.REUSE_MARGIN, copy)
+
+    def copy_refreshing(self, profile: str, issue: Callable[[str], dict], fmt: str | None = None) -> Future:
+        """"Copy as auto-refreshing": lines that point a shell at the tray's credentials endpoint, whose
+        variables `issue(profile)` gives, once the session has given the profile credentials."""
+        return self._post(self._copy_refreshing, profile, issue, fmt)
+
+    def _copy_refreshing(self, profile: str, issue: Callable[[str], dict], fmt: str | None):
+        from tray.core.outlets.exports import format_refreshing
+
+        fmt = fmt or self.settings.default_format or default_format()
+        clear_after = self.settings.clear_clipboard_after or None
+
+        def copy(p, _creds):
+            self._copy(format_refreshing(issue(profile), fmt, p.region), clear_after)
+            return f"Copied auto-refreshing {fmt} lines for {profile} (fresh credentials while the tray runs)."
+
+        return self._with_credentials(profile, rolecreds.REUSE_MARGIN, copy)
+
+    def role_credentials(self, profile: str) -> Future:
+        """For the tray's credentials endpoint: `profile`'s credentials good for more than 15 minutes (memory,
+        the disk cache or AWS), or the TrayError why not (the session ended: "sign in again"). A failure is
+        the asking SDK's to show, so it is not told in the menu."""
+        return self._post(self._role_credentials, profile)
+
+    def _role_credentials(self, profile: str):
+        p = self._roles.get(profile)
+        if p is None:
+            return TrayError(f"{profile} is no longer among the tray's profiles")
+        name, now = p.session.name, self.clock()
+        s = self._sessions.get(name)
+        if s is None or s.status(now) != STATUS_VALID:
+            return NotSignedIn(f"the SSO session {name} has ended: sign in again (the tray's menu, or `sso-tray login --sso-session {name}`)")
+        held = self._creds.get(profile)
+        if held is not None and rolecreds.fresh_enough(held, now):
+            return held
+
+        def keep(creds, error):
+            if error is None:
+                self._creds[profile] = creds
+            return creds if error is None else error  # an error returned, not raised: settles the future alone
+
+        clock = self.clock
+        return self._work(lambda: rolecreds.get(p.session, p.account_id, p.role_name, clock()), keep)
 
     def write_credentials(self, profile: str) -> Future:
         return self._post(self._write_credentials, profile)
