@@ -90,6 +90,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         p.add_argument("profile", metavar="PROFILE", help="a profile name, ACCOUNT_ID/ROLE_NAME or ACCOUNT_NAME/ROLE_NAME")
         p.add_argument("--format", metavar="F", help="bash (default on POSIX), zsh, sh, fish, powershell, cmd, dotenv or json")
         p.add_argument("--copy", action="store_true", help="put the lines on the clipboard instead of printing them")
+        p.add_argument("--refreshing", action="store_true", help="lines that point SDKs at the running tray's credentials endpoint: never stale while the tray runs")
         p.add_argument("--sso-session", metavar="NAME", help="the session to use where several are configured")
         p.add_argument("--duration", type=_no_duration, help=argparse.SUPPRESS)
 

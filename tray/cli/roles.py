@@ -70,15 +70,27 @@ def cmd_export(args) -> int:
 
     settings = Settings.load()
     fmt = args.format or settings.default_format or default_format()
-    profile, creds = _role_credentials(args)
-    text = format_credentials(creds, fmt, profile.region)
+    if args.refreshing:
+        from tray.core.identity.config import AwsConfig
+        from tray.core.identity.profiles import resolve
+        from tray.core.outlets.exports import format_refreshing
+        from tray.ui.terminals import ask_for_variables
+
+        profile = resolve(AwsConfig.load(), args.profile, args.sso_session, _discovery_for)
+        text = format_refreshing(ask_for_variables(profile.name), fmt, profile.region)
+        what, lasting = "auto-refreshing", "fresh while the tray runs"
+    else:
+        from tray.core.engine.state import clock_time
+
+        profile, creds = _role_credentials(args)
+        text = format_credentials(creds, fmt, profile.region)
+        what, lasting = "export", f"until {clock_time(creds.expiration)}"
     if args.copy:
         from tray.core.outlets.clipboard import copy_secret
-        from tray.core.engine.state import clock_time
 
         copy_secret(text, settings.clear_clipboard_after or None)
         cleared = f"; cleared in {settings.clear_clipboard_after} s" if settings.clear_clipboard_after else ""
-        print(f"Copied the {fmt} export lines for {profile.name} to the clipboard (until {clock_time(creds.expiration)}{cleared}).", file=sys.stderr)
+        print(f"Copied the {fmt} {what} lines for {profile.name} to the clipboard ({lasting}{cleared}).", file=sys.stderr)
     else:
         sys.stdout.write(text)
     return 0
