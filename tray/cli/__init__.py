@@ -1,8 +1,8 @@
 """The command line: parse flags, call one plain function of tray.core, print, exit with SPEC §3's codes.
 
 One module per group of commands (`session`: login, logout, status; `roles`: profiles, export, write,
-credential-process, console, exec; `setup`: configure, completion, autostart; `desktop`: run, find, demo,
-simulator), the parser in `parser`, what they print through in `output`; `demo` is the demo itself.
+credential-process, console, exec; `remote`: ssh; `setup`: configure, completion, autostart; `desktop`: run,
+find, demo, simulator), the parser in `parser`, what they print through in `output`; `demo` is the demo itself.
 
 Kept light on purpose: nothing here imports boto3; the engine loads it only when a command calls AWS.
 An `export` answered from the cache is over in a few tens of milliseconds, most of them imports, so only the

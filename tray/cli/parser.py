@@ -142,6 +142,13 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         p.add_argument("text", nargs="?", metavar="TEXT", help="put TEXT in the search box")
         p.add_argument("--print-url", action="store_true", help="print the page's URL instead of opening it")
 
+    if p := add("ssh", "remote.cmd_ssh", "ssh to HOST; SDKs there get the profile's credentials, served back over the connection",
+                usage="sso-tray ssh [--sso-session NAME] PROFILE [SSH_OPTION...] HOST [CMD...]"):
+        p.add_argument("--sso-session", metavar="NAME")
+        p.add_argument("profile", metavar="PROFILE")
+        p.add_argument("ssh_args", nargs=argparse.REMAINDER, metavar="[SSH_OPTION...] HOST [CMD...]",
+                       help="what ssh takes: its options, the host, and the remote command (default: your login shell there)")
+
     add("prompt", "prompt.cmd_prompt", "a short segment for the shell prompt (`dev 2h13m`), from the files alone")
 
     if p := add("simulator", "desktop.cmd_simulator", "run the built-in Identity Center simulator (see sso-tray simulator --help)", add_help=False):

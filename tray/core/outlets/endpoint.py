@@ -8,7 +8,7 @@ credentials for as long as the endpoint can give fresh ones.
 
 One endpoint serves any number of bearer tokens, each bound to one source of credentials (a profile) and
 revocable on its own or all at once. The doors are the finder page's (tray.ui.finder.server):
-1. `Host` must be `127.0.0.1:PORT`: a web page under another name that resolves to 127.0.0.1 (DNS
+1. `Host` must be `127.0.0.1:PORT` (or the port that `ssh -R` forwards to it): a web page under another name that resolves to 127.0.0.1 (DNS
    rebinding) is refused before anything else is looked at.
 2. A connection from another user of this machine is dropped unread where the OS tells who it is
    (tray.core.osutil.loopback); elsewhere the token alone guards the door.
@@ -65,6 +65,7 @@ class CredentialEndpoint:
         self._httpd = None
         self._thread: threading.Thread | None = None
         self.port = 0
+        self._hosts: set[str] = set()  # the Host headers answered: 127.0.0.1:PORT, and a forwarded port's
 
     # --- lifecycle ---------------------------------------------------------------------------------
 
@@ -73,6 +74,7 @@ class CredentialEndpoint:
 
         self._httpd = SameUserHTTPServer(("127.0.0.1", 0), _handler_for(self))
         self.port = self._httpd.server_address[1]
+        self.add_host(f"127.0.0.1:{self.port}")
         self._thread = threading.Thread(target=self._serve, name="sso-tray-credentials", daemon=True)
         self._thread.start()
         return self
@@ -101,6 +103,10 @@ class CredentialEndpoint:
     @property
     def url(self) -> str:
         return self.origin + SERVER_PATH
+
+    def add_host(self, host: str) -> None:
+        """Answer requests for `host` too: a port forwarded to this one (`ssh -R`) is named in the Host header."""
+        self._hosts = self._hosts | {host}
 
     # --- tokens ------------------------------------------------------------------------------------
 
@@ -162,7 +168,7 @@ def _handler_for(endpoint: CredentialEndpoint):
 
         def _host_ok(self) -> bool:
             # A page in a browser could reach 127.0.0.1 under another name (DNS rebinding): the name must be ours.
-            if self.headers.get("Host") == f"127.0.0.1:{endpoint.port}":
+            if self.headers.get("Host") in endpoint._hosts:
                 return True
             self._send(403, {"message": "wrong Host"})
             return False
