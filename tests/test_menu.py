@@ -62,10 +62,10 @@ def test_valid_session_full_structure():
     assert texts(items) == [
         f"dev — 5h 12m left, until {until}", "Sign in again", "Sign out", "Find a role…",
         "acct-0000 (111100000000)", "acct-0001 (111100000001)", "acct-0002 (111100000002)",
-        "Refresh accounts", "Settings", "Quit",
+        "Refresh accounts", "Revoke terminal tokens", "Settings", "Quit",
     ]
     role = menu.Item("root", submenu=items).find("acct-0000 (111100000000)", "Admin")
-    assert texts(role.children()) == ["Copy export lines (bash)", "Copy as", "Open console", "Write to credentials file",
+    assert texts(role.children()) == ["Copy export lines (bash)", "Copy as", "Open console", "Copy as auto-refreshing", "Write to credentials file",
                                       "Keep fresh in credentials file", "Add to favourites"]
     assert texts(role.find("Copy as").children()) == ["zsh", "sh", "fish", "powershell", "cmd", "dotenv", "json"]
     assert role.find("Keep fresh in credentials file").checked is False
@@ -83,6 +83,8 @@ def test_actions_call_the_engine_with_the_profile():
     root.find("Find a role…").action()
     root.find("Sign out").action()
     root.find("Refresh accounts").action()
+    root.find("acct-0000 (111100000000)", "Admin", "Copy as auto-refreshing").action()
+    root.find("Revoke terminal tokens").action()
     root.find("Settings", "Default export format", "fish").action()
     root.find("Settings", "Clear clipboard", "Never").action()
     root.find("Quit").action()
@@ -95,6 +97,8 @@ def test_actions_call_the_engine_with_the_profile():
         ("open_finder", (), {}),
         ("sign_out", ("dev",), {}),
         ("refresh_accounts", ("dev",), {}),
+        ("copy_refreshing", ("111100000000/Admin",), {}),
+        ("revoke_terminal_tokens", (), {}),
         ("update_settings", (), {"default_format": "fish"}),
         ("update_settings", (), {"clear_clipboard_after": 0}),
         ("quit", (), {}),

@@ -346,12 +346,12 @@ def test_menu_matches_state_with_many_accounts_and_favourites(desktop, start_tra
     group = next(g.label for g in groups if label in menu.open(g.label).labels())
     assert menu.open(group, label).labels() == sorted(some.roles, key=str.lower)
     actions = menu.open(group, label, some.roles[0])
-    assert actions.labels() == ["Copy export lines (fish)", "Copy as", "Open console", "Write to credentials file",
+    assert actions.labels() == ["Copy export lines (fish)", "Copy as", "Open console", "Copy as auto-refreshing", "Write to credentials file",
                                 "Keep fresh in credentials file", "Add to favourites"]
     assert actions.find("Keep fresh in credentials file").checked is False
     assert actions.find("Copy as").labels() == ["bash", "zsh", "sh", "powershell", "cmd", "dotenv", "json"]
     # the bottom of the menu, and Settings showing the chosen format
-    assert labels[-4:] == ["Refresh accounts", "-", "Settings", "Quit"]
+    assert labels[-5:] == ["Refresh accounts", "Revoke terminal tokens", "-", "Settings", "Quit"]
     formats = layout.find("Settings", "Default export format")
     assert [c.label for c in formats.children if c.checked] == ["fish"]
     assert formats.find("fish").toggle_type == "radio"

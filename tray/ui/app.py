@@ -110,6 +110,7 @@ class TrayActions:
         self._engine = engine
         self.quit = quit
         self.finder = None  # the finder page's server (tray.ui.finder), once the tray has started it
+        self.terminals = None  # the credentials endpoint for terminals (tray.ui.terminals), once started
 
     def __getattr__(self, name):
         return getattr(self._engine, name)
@@ -123,6 +124,15 @@ class TrayActions:
             self._engine._say("Starts at login." if on else "No longer starts at login.")
 
         return self._engine._submit(apply)
+
+    def copy_refreshing(self, profile: str, fmt: str | None = None):
+        if self.terminals is None:
+            return self._engine._say("The credentials endpoint for terminals could not be started (see the tray's output).")
+        return self.terminals.copy(profile, fmt)
+
+    def revoke_terminal_tokens(self):
+        count = self.terminals.revoke_all() if self.terminals is not None else 0
+        return self._engine._say(f"Revoked {count} terminal token{'' if count == 1 else 's'}: auto-refreshing lines copied before no longer work.")
 
     def open_finder(self, text: str | None = None):
         """"Find a role…": the finder page in the default browser, with `text` in its search box."""
@@ -203,6 +213,7 @@ class TrayApp:
         self.engine = engine or Engine()
         self.actions = TrayActions(self.engine, self.quit)
         self._start_finder()  # before any menu exists whose items open the page
+        self._start_terminals()
         state = self.engine.state
         from tray.ui.lazymenu import native_icon_class
         from tray.ui.surface import Surface
@@ -257,6 +268,17 @@ class TrayApp:
         except OSError as e:  # no loopback port, an unwritable cache folder: the tray works without the page
             log.warning("the finder page could not be started: %s", e)
 
+    def _start_terminals(self) -> None:
+        from tray.ui.terminals import Terminals
+
+        try:
+            self.actions.terminals = Terminals(self.engine).start()
+        except OSError as e:  # as for the finder: the tray works without it
+            log.warning("the credentials endpoint for terminals could not be started: %s", e)
+            return
+        if self.actions.finder is not None:
+            self.actions.finder.terminals = self.actions.terminals
+
     def run(self) -> None:
         self._quit_on_sigterm()
         platform.prepare_app()  # macOS: a menu-bar item with no Dock icon, also for a pip/pipx install
@@ -283,6 +305,9 @@ class TrayApp:
 
             finder.stop(self.actions.finder)
             self.actions.finder = None
+        if self.actions.terminals is not None:
+            self.actions.terminals.stop()  # every terminal token dies with the tray
+            self.actions.terminals = None
         self.engine.stop()
         self.surface.call(self.icon.stop)
 

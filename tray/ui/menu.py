@@ -4,7 +4,7 @@ tested without a display.
 
 Top to bottom (SPEC §7): one status line per session; sign in / sign in again / sign out; "Find a role…";
 favourites and recent profiles; the configured profiles by their own names; accounts → roles → actions;
-Refresh accounts; Settings; Quit. With no SSO session configured: "Set up AWS SSO…".
+Refresh accounts; Revoke terminal tokens; Settings; Quit. With no SSO session configured: "Set up AWS SSO…".
 
 The cost is bounded: every submenu below the top (a group, an account, a role's actions) is a function
 that makes its items when asked for, and `to_pystray` hands those to the backend as `LazyMenu`s, which
@@ -29,6 +29,7 @@ TOP_GROUPS = 20  # at most this many groups in the menu itself ...
 GROUP_MAX = 30  # ... and at most this many entries in a group's submenu (deeper groups when more)
 FIND_TEXT = "Find a role…"
 SETUP_TEXT = "Set up AWS SSO…"
+REVOKE_TEXT = "Revoke terminal tokens"  # the tokens of "Copy as auto-refreshing" (tray.ui.terminals)
 WARNING_CHOICES = ((30, 10, 2), (15, 5), (10,), (5,))
 CLIPBOARD_CHOICES = (30, 90, 300, 0)
 MAX_TEXT = 90
@@ -40,6 +41,8 @@ class Actions(Protocol):
     def sign_out(self, session: str): ...
     def refresh_accounts(self, session: str): ...
     def copy_export(self, profile: str, fmt: str | None = None): ...
+    def copy_refreshing(self, profile: str, fmt: str | None = None): ...
+    def revoke_terminal_tokens(self): ...
     def write_credentials(self, profile: str): ...
     def toggle_pinned(self, profile: str): ...
     def toggle_favourite(self, profile: str): ...
@@ -163,6 +166,7 @@ def role_actions(role: RoleView, state: State, actions: Actions) -> tuple[Item, 
         Item(f"Copy export lines ({fmt})", lambda: actions.copy_export(profile, None), default=True),
         Item("Copy as", submenu=others),
         Item("Open console", lambda: actions.open_console(profile)),
+        Item("Copy as auto-refreshing", lambda: actions.copy_refreshing(profile)),
         Item("Write to credentials file", lambda: actions.write_credentials(profile)),
         Item("Keep fresh in credentials file", lambda: actions.toggle_pinned(profile), checked=profile in state.pinned),
         Item("Remove from favourites" if favourite else "Add to favourites", lambda: actions.toggle_favourite(profile)),
@@ -318,6 +322,7 @@ def build(state: State, actions: Actions) -> tuple[Item, ...]:
         for s in usable:
             text = "Refreshing accounts…" if s.refreshing else "Refresh accounts"
             items.append(Item(f"{text} ({s.name})" if named else text, lambda s=s: actions.refresh_accounts(s.name), enabled=not s.refreshing))
+        items.append(Item(REVOKE_TEXT, lambda: actions.revoke_terminal_tokens()))
     items.append(SEPARATOR)
     items.append(_settings(state, actions))
     if state.message:

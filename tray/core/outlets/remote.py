@@ -117,8 +117,10 @@ class Connection:
         self.master: subprocess.Popen | None = None
 
     def _client(self, *extra: str) -> list[str]:
-        # The person's forwards (-L/-R/-D, or in their config) are the master's: a client would ask again.
-        return [self.ssh, "-S", self.control, "-o", "ClearAllForwardings=yes", *extra, self.host]
+        # The person's forwards (-L/-R/-D, or in their config) are the master's: a client would ask again. A
+        # ControlMaster or RemoteCommand in their config would make it another master, or refuse our command.
+        return [self.ssh, "-S", self.control, "-o", "ClearAllForwardings=yes", "-o", "ControlMaster=no",
+                "-o", "RemoteCommand=none", *extra, self.host]
 
     def open(self) -> None:
         """Connect and authenticate (prompting on the terminal, as ssh does); AwsError if ssh gives up."""
@@ -181,7 +183,8 @@ def run(ssh_args: list[str], endpoint: CredentialEndpoint, token: str, region: s
     options, letters, host, command = split_arguments(ssh_args)
     if interactive is None:
         interactive = os.isatty(0)
-    tty = not command and interactive and "T" not in letters
+    # The person's options go to the master; the terminal is the session's, asked for as plain ssh would.
+    tty = "t" in letters or (not command and interactive and "T" not in letters)
     with tempfile.TemporaryDirectory(prefix="sso-tray-ssh-") as folder:  # 0700: the control socket is ours alone
         connection = Connection(ssh, options, host, folder)
         token_file = None

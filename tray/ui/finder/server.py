@@ -77,6 +77,7 @@ class FinderServer:
         self._httpd: _Server | None = None
         self._thread: threading.Thread | None = None
         self._data: tuple | None = None  # (State, JSON, ETag)
+        self.terminals = None  # the tray's credentials endpoint (tray.ui.terminals), for "Auto-refreshing"
         self.port = 0
 
     # --- lifecycle ---------------------------------------------------------------------------------
@@ -157,10 +158,14 @@ class FinderServer:
         if profile not in known:
             return 400, {"error": "no such profile"}
         fmt = body.get("format")
+        if action in ("copy", "copy_refreshing") and fmt is not None and fmt not in FORMATS:
+            return 400, {"error": "no such format"}
         if action == "copy":
-            if fmt is not None and fmt not in FORMATS:
-                return 400, {"error": "no such format"}
             future = self.engine.copy_export(profile, fmt)
+        elif action == "copy_refreshing":
+            if self.terminals is None:
+                return 503, {"error": "the tray's credentials endpoint could not be started"}
+            future = self.terminals.copy(profile, fmt)
         elif action == "write":
             future = self.engine.write_credentials(profile)
         elif action == "pin":
