@@ -249,3 +249,21 @@ def test_every_format_carries_the_container_variables(tray, fmt, expected):
     for part in expected:
         assert part in printed.stdout
     assert "AWS_ACCESS_KEY_ID=" not in printed.stdout.replace("set AWS_ACCESS_KEY_ID=\n", "")
+
+
+def test_the_finder_page_copies_auto_refreshing_lines_without_seeing_them(tray):
+    from test_finder import login_cookie, request as page_request
+    from tray.ui import finder
+
+    engine, served, copied = tray
+    page = finder.start(engine)
+    page.terminals = served  # as the tray wires them
+    try:
+        status, _, body = page_request(page, "POST", "/api/action", cookie=login_cookie(page), origin=page.origin,
+                                       body={"action": "copy_refreshing", "profile": "dev-admin", "format": "fish"})
+        assert status == 200 and not json.loads(body)["failed"], body
+        token = served.variables_for("dev-admin")["AWS_CONTAINER_AUTHORIZATION_TOKEN"]
+        assert f'set -gx AWS_CONTAINER_AUTHORIZATION_TOKEN "{token}"' in copied[-1]
+        assert token not in body  # the page never receives the token
+    finally:
+        finder.stop(page)
