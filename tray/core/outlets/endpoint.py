@@ -22,13 +22,17 @@ from __future__ import annotations
 
 import hmac
 import json
+import logging
 import secrets
+import sys
 import threading
 from collections.abc import Callable
 from datetime import datetime
 
 from tray.core.credentials import RoleCredentials, utcnow
 from tray.core.errors import NotSignedIn, TrayError
+
+log = logging.getLogger(__name__)
 
 SERVER_PATH = "/role-credentials"
 ISSUE_PATH = "/tokens"
@@ -70,9 +74,7 @@ class CredentialEndpoint:
     # --- lifecycle ---------------------------------------------------------------------------------
 
     def start(self) -> CredentialEndpoint:
-        from tray.core.osutil.loopback import SameUserHTTPServer  # only the commands that serve need http.server
-
-        self._httpd = SameUserHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        self._httpd = _server_class()(("127.0.0.1", 0), _handler_for(self))
         self.port = self._httpd.server_address[1]
         self.add_host(f"127.0.0.1:{self.port}")
         self._thread = threading.Thread(target=self._serve, name="sso-tray-credentials", daemon=True)
@@ -150,6 +152,19 @@ class CredentialEndpoint:
                 if not usable or (isinstance(e, NotSignedIn) and not grant.keep_when_signed_out):
                     raise
             return grant.last
+
+
+def _server_class():
+    from tray.core.osutil.loopback import SameUserHTTPServer  # only the commands that serve need http.server
+
+    class Server(SameUserHTTPServer):
+        def handle_error(self, request, client_address):
+            """A client gone mid-answer is nothing to report; anything else goes to the log, not to stderr
+            (the command's own output, in `exec` and `ssh`) as socketserver would print it."""
+            if not isinstance(sys.exc_info()[1], ConnectionError):
+                log.exception("the credentials endpoint failed to answer a request")
+
+    return Server
 
 
 def _handler_for(endpoint: CredentialEndpoint):
