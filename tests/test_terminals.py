@@ -267,3 +267,24 @@ def test_the_finder_page_copies_auto_refreshing_lines_without_seeing_them(tray):
         assert token not in body  # the page never receives the token
     finally:
         finder.stop(page)
+
+
+def test_another_user_of_the_machine_is_dropped_even_with_the_token(tray):
+    from conftest import need
+
+    need(os.geteuid() == 0 and sys.platform.startswith("linux"), "asking as another user needs root (and Linux's /proc/net/tcp)")
+    _, served, _ = tray
+    token = served.variables_for("dev-admin")["AWS_CONTAINER_AUTHORIZATION_TOKEN"]
+    probe = textwrap.dedent("""
+        import http.client, sys
+        conn = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]), timeout=10)
+        conn.request("GET", "/role-credentials", headers={"Authorization": sys.stdin.read()})
+        try:
+            print(conn.getresponse().status)
+        except (ConnectionError, http.client.RemoteDisconnected):
+            print("dropped")
+    """)
+    asked = subprocess.run(["/usr/bin/python3", "-c", probe, str(served.endpoint.port)], input=token, user="nobody",
+                           capture_output=True, text=True, timeout=30)
+    assert asked.stdout.strip() == "dropped", asked.stderr
+    assert request(served, {"Authorization": token})[0] == 200  # the same request from this user
