@@ -132,6 +132,8 @@ class TrayActions:
 
     def revoke_terminal_tokens(self):
         count = self.terminals.revoke_all() if self.terminals is not None else 0
+        if not count:
+            return self._engine._say("No terminal tokens to revoke.")
         return self._engine._say(f"Revoked {count} terminal token{'' if count == 1 else 's'}: auto-refreshing lines copied before no longer work.")
 
     def open_finder(self, text: str | None = None):
