@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+
+from tray.core.errors import UsageError
+
 
 def cmd_ssh(args) -> int:
     from tray.cli.roles import _discovery_for
@@ -11,6 +15,8 @@ def cmd_ssh(args) -> int:
     from tray.core.outlets import remote
     from tray.core.outlets.endpoint import CredentialEndpoint
 
+    if os.name == "nt":
+        raise UsageError("sso-tray ssh needs OpenSSH's control sockets, which Windows' own OpenSSH lacks: run it in WSL")
     remote.split_arguments(args.ssh_args)  # bad usage is told before any AWS call
     profile = resolve(AwsConfig.load(), args.profile, args.sso_session, _discovery_for)
 
