@@ -37,6 +37,7 @@ COMMON_HIDDEN_IMPORTS = [
     "tray.simulator",
     # each command's module is imported by name when it runs (tray/cli/parser.py)
     "tray.cli.session", "tray.cli.roles", "tray.cli.setup", "tray.cli.desktop", "tray.cli.demo", "tray.cli.prompt",
+    "tray.cli.remote",
 ]
 # Folders of non-Python files the bundle must carry, as pyproject's package data ships them in the wheel
 # (the finder page's HTML, CSS and JavaScript).

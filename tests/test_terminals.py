@@ -288,3 +288,18 @@ def test_another_user_of_the_machine_is_dropped_even_with_the_token(tray):
                            capture_output=True, text=True, timeout=30)
     assert asked.stdout.strip() == "dropped", asked.stderr
     assert request(served, {"Authorization": token})[0] == 200  # the same request from this user
+
+
+@pytest.mark.display
+def test_export_refreshing_copy_puts_the_lines_on_the_clipboard_and_prints_no_token(tray, xvfb, home):
+    need_program("xclip")
+    _, served, _ = tray
+    settings = home / ".config" / "sso-tray" / "settings.json"
+    settings.parent.mkdir(parents=True, exist_ok=True)
+    settings.write_text(json.dumps({"clear_clipboard_after": 0}), encoding="utf-8")  # no clearing helper outliving the test
+    result = run_cli("export", "dev-admin", "--refreshing", "--copy")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "" and "Copied the bash auto-refreshing lines for dev-admin" in result.stderr
+    token = served.variables_for("dev-admin")["AWS_CONTAINER_AUTHORIZATION_TOKEN"]
+    pasted = subprocess.run(["xclip", "-selection", "clipboard", "-o"], capture_output=True, text=True, timeout=10).stdout
+    assert f"export AWS_CONTAINER_AUTHORIZATION_TOKEN={token}" in pasted and token not in result.stderr

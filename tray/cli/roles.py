@@ -76,20 +76,19 @@ def cmd_export(args) -> int:
         from tray.core.outlets.exports import format_refreshing
         from tray.ui.terminals import ask_for_variables
 
-        profile = resolve(AwsConfig.load(), args.profile, args.sso_session, _discovery_for)
+        profile, creds = resolve(AwsConfig.load(), args.profile, args.sso_session, _discovery_for), None
         text = format_refreshing(ask_for_variables(profile.name), fmt, profile.region)
-        what, lasting = "auto-refreshing", "fresh while the tray runs"
     else:
-        from tray.core.engine.state import clock_time
-
         profile, creds = _role_credentials(args)
         text = format_credentials(creds, fmt, profile.region)
-        what, lasting = "export", f"until {clock_time(creds.expiration)}"
     if args.copy:
+        from tray.core.engine.state import clock_time  # not on the plain export's path: it loads dataclasses
         from tray.core.outlets.clipboard import copy_secret
 
         copy_secret(text, settings.clear_clipboard_after or None)
         cleared = f"; cleared in {settings.clear_clipboard_after} s" if settings.clear_clipboard_after else ""
+        what = "export" if creds else "auto-refreshing"
+        lasting = f"until {clock_time(creds.expiration)}" if creds else "fresh while the tray runs"
         print(f"Copied the {fmt} {what} lines for {profile.name} to the clipboard ({lasting}{cleared}).", file=sys.stderr)
     else:
         sys.stdout.write(text)
