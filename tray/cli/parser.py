@@ -119,11 +119,11 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         p.add_argument("--sso-session", metavar="NAME")
 
     if p := add("configure", "setup.cmd_configure", "add an [sso-session] to the AWS config and sign in; `configure profiles`: a profile for every role",
-                usage="sso-tray configure --start-url URL --region R [--name NAME] [--no-login]\n"
+                usage="sso-tray configure --start-url URL [--region R] [--name NAME] [--no-login]\n"
                       "       sso-tray configure profiles [--sso-session NAME] [--name-format FMT] [--region R] [--dry-run] [--prune]"):
         p.add_argument("what", nargs="?", choices=("profiles",), help="profiles: write a [profile] for every account/role of the session")
         p.add_argument("--start-url", metavar="URL", help="the AWS access portal URL, e.g. https://example.awsapps.com/start")
-        p.add_argument("--region", metavar="R", help="the Identity Center region (for profiles: the region the profiles get)")
+        p.add_argument("--region", metavar="R", help="the Identity Center region (default: from the start URL; for profiles: the region the profiles get)")
         p.add_argument("--name", metavar="NAME", help="the session's name (default: the start URL's subdomain)")
         p.add_argument("--no-login", action="store_true", help="write the session without signing in")
         p.add_argument("--sso-session", metavar="NAME", help="profiles: the session whose roles to write")

@@ -101,6 +101,8 @@ def cmd_status(args) -> int:
                 line = f"{s.session.name} — {describe_left(s.expires_at - now)} left, until {clock_time(s.expires_at)}"
                 if s.refreshable:
                     line += " (renews itself)"
+            elif s.session.problem:
+                line = f"{s.session.name} — cannot be used"
             elif s.expires_at is not None:
                 line = f"{s.session.name} — expired at {clock_time(s.expires_at)}"
             else:
@@ -110,7 +112,8 @@ def cmd_status(args) -> int:
                 print(f"  {s.problem}")
     if short:
         print_err(_why_short(short, need, now))
-        return 3
+        # a section that cannot be used is bad config (2); a session that is only signed out or short is 3
+        return 3 if any(not s.session.problem for s in short) else 2
     return 0
 
 
@@ -118,8 +121,8 @@ def _session_named(config, target: str):
     """`status TARGET`: a session's name, or a profile's (its session)."""
     if target in config.sessions:
         return config.sessions[target]
-    if target in config.profiles:
-        return config.profiles[target].session
+    if target in config.profiles or target in config.broken:
+        return config.profile(target).session
     known = ", ".join(sorted(config.sessions)) or "none"
     raise UsageError(f"{target!r} is neither an SSO session (configured: {known}) nor an SSO profile in {config.path}")
 
@@ -130,8 +133,10 @@ def _why_short(short, need, now) -> str:
     from tray.core.identity.sessions import VALID
 
     def why(s) -> str:
+        if s.session.problem:
+            return s.session.problem
         if s.state == VALID:
             return f"{s.session.name} has {describe_left(s.expires_at - now)} left, less than {describe_left(need)}"
         return f"{s.session.name} is {'expired' if s.state != 'signed_out' else 'not signed in'}"
 
-    return "; ".join(f"{why(s)}; sign in with: {s.session.login_hint}" for s in short)
+    return "; ".join(why(s) if s.session.problem else f"{why(s)}; sign in with: {s.session.login_hint}" for s in short)

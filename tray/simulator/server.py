@@ -98,6 +98,9 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802
         self._handle("GET")
 
+    def do_HEAD(self) -> None:  # noqa: N802
+        self._handle("HEAD")
+
     def do_POST(self) -> None:  # noqa: N802
         self._handle("POST")
 
@@ -158,6 +161,10 @@ class Handler(BaseHTTPRequestHandler):
 
     def _route(self, method: str) -> None:
         path = self.route_path
+        vanity = self.sim.vanity_landing(urlsplit("//" + self.headers.get("Host", "")).hostname or "")
+        if vanity is not None:
+            self._vanity(method, *vanity)
+            return
         api = API_ROUTES.get((method, path))
         if path == "/token" and "aws_iam" in self.query:
             api = ("CreateTokenWithIAM", "oidc", _unsupported)
@@ -283,6 +290,15 @@ class Handler(BaseHTTPRequestHandler):
             self._send_html(200, pages.finished(allow))
         else:
             self._send_html(400, pages.device_form(code, error="That code is not valid or has expired."))
+
+    def _vanity(self, method: str, landing: str, head_allowed: bool) -> None:
+        """A company's own start URL, which redirects to its Identity Center portal."""
+        self.operation = "VanityStartUrl"
+        self.sim.traffic.record_call(self.operation)
+        if method not in ("GET", "HEAD") or (method == "HEAD" and not head_allowed):
+            self._send(405, b"", "text/plain", {"Allow": "GET" if not head_allowed else "GET, HEAD"})
+            return
+        self._redirect(landing)
 
     # -- sign-in federation and the stand-in console ---------------------------------------------
 

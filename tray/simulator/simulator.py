@@ -31,6 +31,7 @@ class Simulator:
         self._server: SimServer | None = None
         self._thread: threading.Thread | None = None
         self._lifecycle = threading.Lock()
+        self._vanity: dict[str, tuple[str, bool]] = {}  # host -> (where it redirects, whether HEAD is answered)
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -128,6 +129,14 @@ class Simulator:
     def issued_credentials(self, access_key_id: str) -> bool:
         """Whether GetRoleCredentials handed out this access key id."""
         return self.federation.is_issued(access_key_id)
+
+    def serve_vanity(self, host: str, landing: str, head_allowed: bool = True) -> None:
+        """Answer requests whose Host is `host` (a company's own start URL) with a redirect to `landing`, e.g.
+        `https://ssoins-1.portal.eu-west-1.app.aws/start`; with `head_allowed` False, HEAD gets 405 (GET redirects)."""
+        self._vanity[host.lower()] = (landing, head_allowed)
+
+    def vanity_landing(self, host: str) -> tuple[str, bool] | None:
+        return self._vanity.get(host.lower())
 
     def advance_time(self, seconds: float) -> None:
         """Age everything the simulator issued by ``seconds`` (tokens, codes, sessions, clients)."""
