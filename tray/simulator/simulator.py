@@ -9,6 +9,7 @@ from .directory import Directory, DirectoryCache
 from .federation import Federation
 from .options import SimulatorOptions
 from .server import SimServer
+from .signin import SigninService
 from .state import IdentityStore
 from .traffic import Traffic
 
@@ -25,6 +26,8 @@ class Simulator:
         self.store = IdentityStore(options if options is not None else SimulatorOptions())
         self.traffic = Traffic()
         self.federation = Federation()
+        self.signin = SigninService(self.store.now, lambda: self.options.login_principal,
+                                    lambda: self.options.login_credential_lifetime, lambda: self.options.login_session_lifetime)
         self._directories = DirectoryCache()
         self._host = host
         self._port = port

@@ -169,6 +169,15 @@ def write_sso_region(session_name: str, region: str, legacy: bool = False) -> No
     inifile.rewrite(paths.aws_config_file(), change)
 
 
+def write_login_session(profile: str, login_session: str) -> None:
+    """Set `login_session` in the profile (who `aws login` signed in as), as the AWS CLI does; only that key changes."""
+    inifile.check_values({"login_session": login_session}, "the AWS config")
+    inifile.rewrite(
+        paths.aws_config_file(),
+        lambda text: inifile.edit(text, {f"profile {profile}": {"login_session": login_session}}, key=section_key),
+    )
+
+
 # --------------------------------------------------------------------------- configure profiles
 
 # A key botocore and the AWS CLI read past: it marks the profiles `configure profiles` wrote, the only

@@ -64,12 +64,34 @@ class Profile(namedtuple("Profile", "name session account_id role_name region", 
         return bool(self.account_id and self.role_name)
 
 
+class LoginProfile(namedtuple("LoginProfile", "name login_session region", defaults=(None,))):
+    """A profile of `aws login` (AWS CLI v2 2.32+): `login_session` is the ARN of who signed in, which names its
+    cache file (tray.core.identity.login)."""
+
+    __slots__ = ()
+
+    @property
+    def cache_path(self) -> Path:
+        """`<login cache>/<sha256(login_session)>.json`, as botocore's `generate_login_cache_key` names it."""
+        return paths.login_cache_dir() / f"{hashlib.sha256(self.login_session.encode('utf-8')).hexdigest()}.json"
+
+    @property
+    def login_hint(self) -> str:
+        return f"sso-tray login --profile {self.name}"
+
+    @property
+    def problem(self) -> None:
+        """None: the face of an SsoSession where status shows both kinds (a login profile's section is always usable)."""
+        return None
+
+
 class AwsConfig:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.sessions: dict[str, SsoSession] = {}
         self.profiles: dict[str, Profile] = {}  # SSO profiles only
         self.broken: dict[str, str] = {}  # SSO profiles that cannot be used: name -> the one-line reason
+        self.logins: dict[str, LoginProfile] = {}  # `aws login` profiles (login_session), by profile name
 
     @classmethod
     def load(cls, path: Path | None = None) -> "AwsConfig":
@@ -113,6 +135,9 @@ class AwsConfig:
             start_url = values["sso_start_url"]
             session = self.sessions.get(start_url) or _session_from_section(self.path, start_url, values, where, legacy=True)
             self.sessions.setdefault(start_url, session)
+        elif values.get("login_session"):  # after SSO, as botocore's chain takes them
+            self.logins[name] = LoginProfile(name, values["login_session"], values.get("region"))
+            return None
         else:
             return None  # not an SSO profile: none of sso-tray's business
         account_id, role_name = values.get("sso_account_id"), values.get("sso_role_name")
