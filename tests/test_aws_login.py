@@ -229,3 +229,26 @@ def test_logout_removes_the_cached_login(login_env, home):
     assert result.returncode == 0 and not cache_path(home).exists()
     assert run_cli("export", "me").returncode == 3
     assert run_cli("logout", "--profile", "me").stdout.strip() == "me was not signed in."
+
+
+def test_older_botocore_or_no_awscrt_fails_only_the_refresh_in_one_line(login_env, home, monkeypatch):
+    """botocore before 1.41 has no LoginCredentialFetcher, and its DPoP signer needs awscrt: the status still reads
+    the cache; a refresh or sign-in says what is missing."""
+    import botocore.credentials
+
+    from tray.core.errors import AwsError
+    from tray.core.identity import login
+    from tray.core.identity.config import AwsConfig
+
+    cli_style_sign_in(login_env, home, datetime.now(timezone.utc) - timedelta(minutes=1))
+    profile = AwsConfig.load().logins["me"]
+    with monkeypatch.context() as older:
+        older.delattr(botocore.credentials, "LoginCredentialFetcher")
+        with pytest.raises(AwsError, match=r"need botocore 1.41 or newer with awscrt.*\(this is botocore "):
+            login.renew(profile)
+        status, _ = login.login_status(profile)
+        assert status.state == "expired" and "could not renew" in status.problem
+    with monkeypatch.context() as no_crt:
+        no_crt.setitem(sys.modules, "awscrt.crypto", None)
+        with pytest.raises(AwsError, match=r"awscrt is not installed"):
+            login.sign_in(profile)

@@ -20,9 +20,32 @@ def sign_in(session, device_code: bool = False, open_browser: bool = True, timeo
         open_browser=open_browser,
         timeout=timeout,
         prompt=lambda message: print(message, file=sys.stderr, flush=True),
+        on_user_code=_offer_to_copy,
     )
     token = login(session, options)
     print(f"Signed in to {session.name}: {describe_left(token.remaining(utcnow()))} left, until {clock_time(token.expires_at)}.")
+
+
+def _offer_to_copy(code: str) -> None:
+    """On a terminal with a clipboard, Enter copies the device code (the sign-in goes on waiting meanwhile)."""
+    import threading
+
+    from tray.core.errors import TrayError
+    from tray.core.outlets import clipboard
+
+    if not sys.stdin or not sys.stdin.isatty() or not clipboard.available():
+        return
+
+    def wait_for_enter() -> None:
+        if sys.stdin.readline():
+            try:
+                clipboard.copy_secret(code, None)
+                print("Copied the code to the clipboard.", file=sys.stderr, flush=True)
+            except TrayError as e:  # the sign-in goes on: the code is on the screen
+                print(f"Could not copy the code: {e}", file=sys.stderr, flush=True)
+
+    print("Press Enter to copy the code to the clipboard.", file=sys.stderr, flush=True)
+    threading.Thread(target=wait_for_enter, daemon=True, name="copy-user-code").start()
 
 
 def cmd_login(args) -> int:

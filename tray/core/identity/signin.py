@@ -62,6 +62,7 @@ class SignInOptions:
     cancel: threading.Event | None = None  # set by the tray to abandon a sign-in
     opener: Callable[[str], None] | None = None  # opens the URL; default: the browser ($BROWSER)
     clock: Callable[[], datetime] = utcnow
+    on_user_code: Callable[[str], None] | None = None  # the device flow's code, shown: e.g. offer to copy it
 
 
 def login(session: SsoSession, options: SignInOptions | None = None) -> Token:
@@ -332,7 +333,10 @@ def _device_flow(session: SsoSession, options: SignInOptions) -> Token:
         auth = oidc.start_device_authorization(clientId=reg.client_id, clientSecret=reg.client_secret, startUrl=session.issuer)
     url = auth.get("verificationUriComplete") or auth["verificationUri"]
     _open(url, options, "device sign-in")
-    options.prompt(f"Then confirm the code: {auth['userCode']}")
+    # the verification page no longer carries the code in its URL: the person types or pastes it there
+    options.prompt(f"Then enter this code on that page:\n\n    {auth['userCode']}\n")
+    if options.on_user_code is not None:
+        options.on_user_code(auth["userCode"])
     interval = float(auth.get("interval") or 5)
     deadline = time.monotonic() + min(options.timeout, float(auth.get("expiresIn") or options.timeout))
     while True:
