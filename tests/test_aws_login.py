@@ -252,3 +252,12 @@ def test_older_botocore_or_no_awscrt_fails_only_the_refresh_in_one_line(login_en
         no_crt.setitem(sys.modules, "awscrt.crypto", None)
         with pytest.raises(AwsError, match=r"awscrt is not installed"):
             login.sign_in(profile)
+
+
+def test_prompt_and_completion_know_login_profiles(login_env, home):
+    env = {**os.environ, "AWS_PROFILE": "me"}
+    assert run_cli("prompt", env=env).stdout == "me signed out\n"
+    assert run_cli("login", "--profile", "me").returncode == 0
+    shown = run_cli("prompt", env=env).stdout.split()
+    assert shown[0] == "me" and shown[1] in ("15m", "14m")
+    assert "me" in run_cli("__complete", "profiles").stdout.split()
