@@ -148,4 +148,4 @@ def test_configure_takes_region_as_optional(sso_env, home):
     assert vanity.returncode == 0, vanity.stderr
     assert AwsConfig.load().session("vanity").region is None
     refused = run_cli("configure", "--start-url", START_URL, "--name", "plain", "--no-login")
-    assert refused.returncode == 2 and "give --region R" in refused.stderr and refused.stderr.count("\n") == 1
+    assert refused.returncode == 2 and "give its region (--region R)" in refused.stderr and refused.stderr.count("\n") == 1

@@ -93,7 +93,7 @@ def configured_region(start_url: str, region: str | None) -> str | None:
         return region
     problem = problem_without_region(start_url)
     if problem:
-        raise ConfigError(f"{start_url}: {problem.replace('add sso_region = REGION', 'give --region R')}")
+        raise ConfigError(f"{start_url}: {problem.replace('add sso_region = REGION', 'give its region (--region R)')}")
     return region_of(start_url)
 
 
