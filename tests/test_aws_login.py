@@ -261,3 +261,13 @@ def test_prompt_and_completion_know_login_profiles(login_env, home):
     shown = run_cli("prompt", env=env).stdout.split()
     assert shown[0] == "me" and shown[1] in ("15m", "14m")
     assert "me" in run_cli("__complete", "profiles").stdout.split()
+
+
+def test_a_refresh_by_botocore_is_adopted_by_sso_tray(login_env, home):
+    cli_style_sign_in(login_env, home, datetime.now(timezone.utc) - timedelta(minutes=1))
+    before = login_env.calls().get("CreateOAuth2Token", 0)
+    refreshed = botocore_credentials("me")["access_key"]  # botocore's LoginProvider refreshes the expired file
+    assert login_env.calls()["CreateOAuth2Token"] == before + 1
+    export = run_cli("export", "me", "--format", "json")
+    assert export.returncode == 0 and json.loads(export.stdout)["AccessKeyId"] == refreshed
+    assert login_env.calls()["CreateOAuth2Token"] == before + 1  # taken from the file: no refresh of its own
