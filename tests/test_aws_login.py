@@ -271,3 +271,10 @@ def test_a_refresh_by_botocore_is_adopted_by_sso_tray(login_env, home):
     export = run_cli("export", "me", "--format", "json")
     assert export.returncode == 0 and json.loads(export.stdout)["AccessKeyId"] == refreshed
     assert login_env.calls()["CreateOAuth2Token"] == before + 1  # taken from the file: no refresh of its own
+
+
+def test_a_refresh_that_cannot_reach_the_sign_in_service_is_a_network_error(login_env, home, monkeypatch):
+    cli_style_sign_in(login_env, home, datetime.now(timezone.utc) - timedelta(minutes=1))
+    login_env.stop()
+    result = run_cli("export", "me")
+    assert result.returncode == 4 and result.stderr.count("\n") == 1 and "cannot reach" in result.stderr, result.stderr

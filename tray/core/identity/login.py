@@ -158,14 +158,14 @@ def login_status(profile: LoginProfile, now: datetime | None = None, *, renew_du
 def credentials(profile: LoginProfile, now: datetime | None = None) -> RoleCredentials:
     """Credentials with more than botocore's 5-minute window left: the cached ones, else refreshed."""
     now = now or utcnow()
-    status, token = login_status(profile, now)
-    if token is not None and token.expires_at - now > REFRESH_WINDOW:
-        return token.credentials()
-    if status.problem:
-        raise NotSignedIn(status.problem)
-    if status.state == SIGNED_OUT:
+    token = read_token(profile)
+    if token is None:
         raise NotSignedIn(f"not signed in for profile {profile.name}; sign in with: {profile.login_hint}")
-    raise NotSignedIn(f"the login of profile {profile.name} expired at {format_time(status.expires_at)}; sign in again: {profile.login_hint}")
+    if token.expires_at - now > REFRESH_WINDOW:
+        return token.credentials()
+    if not token.refreshable:
+        raise NotSignedIn(f"the login of profile {profile.name} expired at {format_time(token.expires_at)}; sign in again: {profile.login_hint}")
+    return renew(profile, now).credentials()  # its failure says itself: the sign-in ended (3), the network (4)
 
 
 def renew(profile: LoginProfile, now: datetime | None = None) -> LoginToken:
