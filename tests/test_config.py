@@ -62,10 +62,10 @@ def test_session_choice(home):
     "text, expected",
     [
         ("[sso-session a]\nsso_region = us-east-1\n", r"\[sso-session a\]: missing key sso_start_url"),
-        ("[sso-session a]\nsso_start_url = https://x/start\n", r"\[sso-session a\]: missing key sso_region"),
+        ("[sso-session a]\nsso_start_url = https://x.awsapps.com/start\n", r"\[sso-session a\]: missing key sso_region"),
         ("[sso-session a]\nsso_start_url = x\nsso_region = r\n", r"\[sso-session a\]: sso_start_url = x is not an http"),
         ("[profile p]\nsso_session = ghost\n", r"\[profile p\]: sso_session = ghost names no \[sso-session ghost\]"),
-        ("[profile p]\nsso_start_url = https://x/start\n", r"\[profile p\]: missing key sso_region"),
+        ("[profile p]\nsso_start_url = https://x.awsapps.com/start\n", r"\[profile p\]: missing key sso_region"),
         ("[sso-session a]\nsso_start_url = https://x\nsso_region = r\n[profile p]\nsso_session = a\nsso_account_id = 111122223333\n",
          r"\[profile p\]: missing key sso_role_name"),
         ("[sso-session a]\nsso_start_url = https://x\nsso_region = r\n[profile p]\nsso_session = a\nsso_account_id = 12\nsso_role_name = R\n",
@@ -74,9 +74,14 @@ def test_session_choice(home):
     ],
 )
 def test_bad_config_names_file_section_and_key(home, text, expected):
+    """A file that is not INI fails as a whole; a section that cannot be used fails when it is used, and only then."""
     path = write_config(home, text)
     with pytest.raises(ConfigError, match=expected) as info:
-        AwsConfig.load(path)
+        config = AwsConfig.load(path)
+        for session in config.sessions.values():
+            if session.problem:
+                raise ConfigError(session.problem)
+        config.profile("p")
     assert str(path) in str(info.value)
 
 
@@ -96,6 +101,6 @@ def test_cli_bad_config_one_line_exit_2(home, monkeypatch):
     write_config(home, "[sso-session a]\nsso_region = us-east-1\n")
     result = run_cli("status")
     assert result.returncode == 2
-    assert result.stdout == ""
+    assert result.stdout.startswith("a — cannot be used\n")
     assert result.stderr.count("\n") == 1 and "missing key sso_start_url" in result.stderr
     assert "Traceback" not in result.stderr

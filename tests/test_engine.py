@@ -267,10 +267,23 @@ def test_corrupt_cache_is_signed_out_with_a_reason(engine_for, sso_env, home):
 
 
 def test_bad_config_is_shown_not_raised(engine_for, home):
-    (home / ".aws" / "config").write_text("[sso-session x]\nsso_region = us-east-1\n")
+    (home / ".aws" / "config").write_text("[sso-session x\nsso_region = us-east-1\n", encoding="utf-8")
     engine = engine_for(FakeClock())
     engine.load()
-    assert "missing key sso_start_url" in engine.state.problem and engine.state.icon_state == "error"
+    assert "not valid INI" in engine.state.problem and engine.state.icon_state == "error"
+
+
+def test_a_section_that_cannot_be_used_is_that_sessions_problem(engine_for, home):
+    """A section without sso_start_url beside a good one: the good session is there as ever, the other shows why
+    (it used to make the whole config a problem: no session at all)."""
+    (home / ".aws" / "config").write_text(
+        "[sso-session x]\nsso_region = us-east-1\n\n[sso-session ok]\nsso_start_url = https://ok.awsapps.com/start\nsso_region = us-east-1\n",
+        encoding="utf-8")
+    engine = engine_for(FakeClock())
+    engine.load()
+    views = {s.name: s for s in engine.state.sessions}
+    assert engine.state.problem is None and views["ok"].problem is None
+    assert "missing key sso_start_url" in views["x"].problem
 
 
 def test_idle_engine_wakes_at_most_once_a_minute(engine_for, sso_env, home):

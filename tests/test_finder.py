@@ -538,6 +538,19 @@ def shot(page, name: str) -> Path:
     return path
 
 
+def test_setup_takes_the_region_from_the_start_url_or_asks_for_it(unconfigured, home):
+    """As `configure`: an empty region is refused where the start URL does not name it, and read where it does."""
+    _engine, server = unconfigured
+    cookie = login_cookie(server)
+    status, _h, body = request(server, "POST", "/api/setup", cookie=cookie, origin=server.origin,
+                               body={"start_url": "https://example.awsapps.com/start", "region": ""})
+    assert status == 400 and "does not name its region" in body and not (home / ".aws" / "config").exists()
+    status, _h, body = request(server, "POST", "/api/setup", cookie=cookie, origin=server.origin,
+                               body={"start_url": "https://ssoins-1.portal.eu-west-1.app.aws/start", "region": "", "name": "app"})
+    assert status == 200, body
+    assert "sso_region = eu-west-1" in (home / ".aws" / "config").read_text(encoding="utf-8")
+
+
 @pytest.mark.browser
 def test_setup_form_rejects_bad_input_then_writes_the_session_and_signs_in(unconfigured, chromium, home):
     engine, server = unconfigured

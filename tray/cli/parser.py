@@ -66,15 +66,18 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     if p := add("login", "session.cmd_login", "sign in to an SSO session (browser, PKCE; or --device-code)"):
         group = p.add_mutually_exclusive_group()
         group.add_argument("--sso-session", metavar="NAME", help="the [sso-session NAME] to sign in to")
-        group.add_argument("--profile", metavar="P", help="sign in to the session this profile uses")
+        group.add_argument("--profile", metavar="P", help="sign in to the session this profile uses (or, for an `aws login` profile, as `aws login` does)")
         p.add_argument("--device-code", action="store_true", help="use the device authorization flow")
+        p.add_argument("--remote", action="store_true", help="`aws login` profiles: sign in on another device and paste the code it shows")
         p.add_argument("--no-browser", action="store_true", help="print the sign-in URL instead of opening a browser")
         p.add_argument("--timeout", type=float, default=600, metavar="SECONDS", help="give up after this long (default 600)")
         p.add_argument("--if-needed", action="store_true", help="sign in only when the session will not last (renewing it silently when it can)")
         p.add_argument("--min-remaining", type=duration, metavar="D", help="with --if-needed: the session must last this long (2h, 90m, 45s)")
 
     if p := add("logout", "session.cmd_logout", "sign out: call Logout and remove the cached token"):
-        p.add_argument("--sso-session", metavar="NAME", help="only this session (default: all)")
+        group = p.add_mutually_exclusive_group()
+        group.add_argument("--sso-session", metavar="NAME", help="only this session (default: all SSO sessions)")
+        group.add_argument("--profile", metavar="P", help="the session of this profile (an `aws login` profile: its cached login)")
 
     if p := add("status", "session.cmd_status", "each session's status and time left (exit 3 if any is not signed in, or will not last --min-remaining)"):
         p.add_argument("target", nargs="?", metavar="SESSION|PROFILE", help="only this SSO session, or the session of this profile")
@@ -120,11 +123,11 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         p.add_argument("--sso-session", metavar="NAME")
 
     if p := add("configure", "setup.cmd_configure", "add an [sso-session] to the AWS config and sign in; `configure profiles`: a profile for every role",
-                usage="sso-tray configure --start-url URL --region R [--name NAME] [--no-login]\n"
+                usage="sso-tray configure --start-url URL [--region R] [--name NAME] [--no-login]\n"
                       "       sso-tray configure profiles [--sso-session NAME] [--name-format FMT] [--region R] [--dry-run] [--prune]"):
         p.add_argument("what", nargs="?", choices=("profiles",), help="profiles: write a [profile] for every account/role of the session")
         p.add_argument("--start-url", metavar="URL", help="the AWS access portal URL, e.g. https://example.awsapps.com/start")
-        p.add_argument("--region", metavar="R", help="the Identity Center region (for profiles: the region the profiles get)")
+        p.add_argument("--region", metavar="R", help="the Identity Center region (default: from the start URL; for profiles: the region the profiles get)")
         p.add_argument("--name", metavar="NAME", help="the session's name (default: the start URL's subdomain)")
         p.add_argument("--no-login", action="store_true", help="write the session without signing in")
         p.add_argument("--sso-session", metavar="NAME", help="profiles: the session whose roles to write")

@@ -4,7 +4,8 @@ Read from the files and the environment alone, never the network and never boto3
 command line. What it describes, first match wins:
 - credentials in the environment (export lines, `exec`): their own `AWS_CREDENTIAL_EXPIRATION`, named by
   `exec`'s marker or `AWS_PROFILE`;
-- `exec`'s marker or `AWS_PROFILE` naming an SSO profile: its session's token in the cache;
+- `exec`'s marker or `AWS_PROFILE` naming an SSO profile: its session's token in the cache; an `aws login`
+  profile: its cached credentials;
 - otherwise nothing. A prompt never prints an error: anything unreadable is nothing.
 """
 
@@ -45,7 +46,13 @@ def _segment(environ, now: datetime) -> str:
     from tray.core.identity.config import AwsConfig
     from tray.core.identity.tokens import read_token
 
-    profile = AwsConfig.load().profiles.get(name)
+    config = AwsConfig.load()
+    profile = config.profiles.get(name)
+    if profile is None and name in config.logins:  # an `aws login` profile: its cached credentials
+        from tray.core.identity.login import read_token as read_login
+
+        login_token = read_login(config.logins[name])
+        return f"{name} {_left(login_token.expires_at, now) if login_token else 'signed out'}"
     if profile is None:
         return ""  # not an SSO profile: not ours to describe
     token = read_token(profile.session)

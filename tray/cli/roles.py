@@ -17,14 +17,26 @@ def _discovery_for(session):
 
     return read_cache(session) or discover(session, valid_token(session))
 
-def _role_credentials(args):
-    from tray.core.identity import rolecreds
+def _credential_source(args):
+    """(the profile, a function that gives its credentials): an SSO role's, or an `aws login` profile's."""
     from tray.core.identity.config import AwsConfig
-    from tray.core.identity.profiles import resolve
 
     config = AwsConfig.load()
+    if args.profile in config.logins and args.profile not in config.profiles:  # botocore's chain: SSO first
+        from tray.core.identity import login
+
+        profile = config.logins[args.profile]
+        return profile, lambda: login.credentials(profile)
+    from tray.core.identity import rolecreds
+    from tray.core.identity.profiles import resolve
+
     profile = resolve(config, args.profile, args.sso_session, _discovery_for)
-    return profile, rolecreds.get(profile.session, profile.account_id, profile.role_name)
+    return profile, lambda: rolecreds.get(profile.session, profile.account_id, profile.role_name)
+
+
+def _role_credentials(args):
+    profile, credentials = _credential_source(args)
+    return profile, credentials()
 
 def cmd_profiles(args) -> int:
     from tray.core.identity.accounts import discover, read_cache
@@ -95,10 +107,12 @@ def cmd_export(args) -> int:
     return 0
 
 def cmd_write(args) -> int:
-    from tray.core.files.credfile import credential_values, write_profile
+    from tray.core.files.credfile import credential_values, refuse_hiding_login, write_profile
     from tray.core.files.paths import credentials_file
     from tray.core.engine.state import clock_time
 
+    if args.as_name or args.profile:
+        refuse_hiding_login(args.as_name or args.profile)  # before any credentials are fetched
     profile, creds = _role_credentials(args)
     name = args.as_name or profile.name
     path = credentials_file()
@@ -126,7 +140,10 @@ def cmd_console(args) -> int:
         console.check_destination(args.destination)
     if args.service:
         console.service_destination(args.service, "us-east-1")  # the name is checked before any AWS call
-    profile, creds = _role_credentials(args)
+    profile, credentials = _credential_source(args)
+    if not hasattr(profile, "role_name"):
+        raise UsageError(f"{profile.name} is an `aws login` profile: open the console you signed in from (console links are made for SSO roles)")
+    creds = credentials()
     destination = args.destination
     if args.service:
         destination = console.service_destination(args.service, args.region or profile.region or profile.session.region)
@@ -140,17 +157,10 @@ def cmd_console(args) -> int:
 
 def cmd_exec(args) -> int:
     from tray.core.outlets import execrun
-    from tray.core.identity import rolecreds
-    from tray.core.identity.config import AwsConfig
-    from tray.core.identity.profiles import resolve
 
     command = args.command or [execrun.interactive_shell()]  # no command: a shell, marked against nesting
-    profile = resolve(AwsConfig.load(), args.profile, args.sso_session, _discovery_for)
+    profile, credentials = _credential_source(args)
     execrun.check_nesting(profile.name, args.force)
-
-    def credentials():
-        return rolecreds.get(profile.session, profile.account_id, profile.role_name)
-
     creds = credentials()  # before CMD starts: a session that is signed out fails here, with exit 3
     if not args.server:
         return execrun.run(command, execrun.child_environment(os.environ, profile.name, profile.region, execrun.static_variables(creds)))

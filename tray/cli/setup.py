@@ -19,9 +19,12 @@ def cmd_configure(args) -> int:
     given = [flag for flag, value in (("--sso-session", args.sso_session), ("--name-format", args.name_format), ("--dry-run", args.dry_run), ("--prune", args.prune)) if value]
     if given:
         raise UsageError(f"{given[0]} belongs to `sso-tray configure profiles`")
-    if not args.start_url or not args.region:
-        raise UsageError("configure needs --start-url URL and --region R (or: sso-tray configure profiles)")
-    name = configwrite.write_sso_session(args.start_url, args.region, args.name)
+    if not args.start_url:
+        raise UsageError("configure needs --start-url URL (and --region R where the URL does not name it; or: sso-tray configure profiles)")
+    from tray.core.identity.startregion import configured_region
+
+    region = configured_region(configwrite.validate_start_url(args.start_url), args.region)
+    name = configwrite.write_sso_session(args.start_url, region, args.name)
     print(f"Wrote [sso-session {name}] to {aws_config_file()}.")
     if args.no_login:
         print(f"Sign in with: sso-tray login --sso-session {name}")

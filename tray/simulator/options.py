@@ -27,11 +27,14 @@ class SimulatorOptions:
     client_lifetime: int = 90 * DAY  # client registrations (clientSecretExpiresAt)
     device_code_lifetime: int = 600
     device_interval: int = 1
+    login_credential_lifetime: int = 900  # `aws login` credentials (CreateOAuth2Token expiresIn)
+    login_session_lifetime: int = 12 * 3600  # how long an `aws login` sign-in can be refreshed
     # Behaviour.
     refresh_tokens: bool = True  # issue refresh tokens to clients registered for them
     rotate_refresh_tokens: bool = False  # a used refresh token stops working
     auto_approve: bool = False  # no person needed: approve every sign-in at once
     region: str = "us-east-1"
+    login_principal: str = "arn:aws:iam::111122223333:user/alice"  # who `aws login` signs in as
     # Faults.
     latency: float = 0.0  # seconds added to every API call
     throttle: float = 0.0  # fraction of API calls answered 429 TooManyRequestsException
@@ -44,7 +47,8 @@ class SimulatorOptions:
 
 _FIELDS = {f.name: f for f in dataclasses.fields(SimulatorOptions)}
 _INTS = {"accounts", "roles_per_account", "token_lifetime", "session_lifetime",
-         "credential_lifetime", "client_lifetime", "device_code_lifetime", "device_interval"}
+         "credential_lifetime", "client_lifetime", "device_code_lifetime", "device_interval",
+         "login_credential_lifetime", "login_session_lifetime"}
 _FLOATS = {"latency", "throttle"}
 _BOOLS = {"refresh_tokens", "rotate_refresh_tokens", "auto_approve"}
 _NAME_LISTS = {"account_names", "role_names"}
@@ -100,7 +104,7 @@ def _check(name: str, value: Any) -> Any:
         if not isinstance(value, list) or not value or not all(isinstance(v, str) and v for v in value):
             raise bad()
         return list(value)
-    if name == "region":
+    if name in ("region", "login_principal"):
         if not isinstance(value, str) or not value:
             raise bad()
         return value

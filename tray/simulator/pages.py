@@ -96,6 +96,13 @@ def error(message: str) -> str:
     return document("Error", body)
 
 
+def signin_confirmation(verification_code: str) -> str:
+    """The cross-device `aws login` page: the code the person pastes into the terminal."""
+    body = ("<h1>Signed in</h1><p>Paste this code into the terminal that asked for it:</p>"
+            f"<p><code id=\"verification-code\">{escape(verification_code)}</code></p>")
+    return document("Sign-in code", body)
+
+
 def index(url: str, region: str, accounts: int) -> str:
     body = (
         "<h1>IAM Identity Center simulator</h1>"

@@ -16,7 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any, Callable
 from urllib.parse import parse_qs, urlsplit
 
-from . import control, federation, pages, portal
+from . import control, federation, pages, portal, signin
 from .errors import ApiError, oidc_error, portal_error
 from .state import PageError
 
@@ -52,6 +52,10 @@ def _logout(h: Handler, _body: dict) -> None:
     portal.logout(h.sim.store, h.bearer())
 
 
+def _create_oauth2_token(h: Handler, body: dict) -> dict:
+    return h.sim.signin.create_token(body, h.headers.get("DPoP"), h.base_url() + h.route_path)
+
+
 def _unsupported(_h: Handler, _body: dict) -> None:
     raise oidc_error("InvalidRequestException", "CreateTokenWithIAM is not simulated")
 
@@ -65,6 +69,7 @@ API_ROUTES: dict[tuple[str, str], tuple[str, str, Callable[[Handler, dict], Any]
     ("GET", "/assignment/roles"): ("ListAccountRoles", "portal", _portal(portal.list_account_roles)),
     ("GET", "/federation/credentials"): ("GetRoleCredentials", "portal", _role_credentials),
     ("POST", "/logout"): ("Logout", "portal", _logout),
+    ("POST", "/v1/token"): ("CreateOAuth2Token", "oidc", _create_oauth2_token),
 }
 
 
@@ -97,6 +102,9 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:  # noqa: N802
         self._handle("GET")
+
+    def do_HEAD(self) -> None:  # noqa: N802
+        self._handle("HEAD")
 
     def do_POST(self) -> None:  # noqa: N802
         self._handle("POST")
@@ -158,6 +166,10 @@ class Handler(BaseHTTPRequestHandler):
 
     def _route(self, method: str) -> None:
         path = self.route_path
+        vanity = self.sim.vanity_landing(urlsplit("//" + self.headers.get("Host", "")).hostname or "")
+        if vanity is not None:
+            self._vanity(method, *vanity)
+            return
         api = API_ROUTES.get((method, path))
         if path == "/token" and "aws_iam" in self.query:
             api = ("CreateTokenWithIAM", "oidc", _unsupported)
@@ -166,6 +178,12 @@ class Handler(BaseHTTPRequestHandler):
         elif path.startswith("/_sim/"):
             self.operation = "Control"
             control.answer(self, method, path)
+        elif (method, path) == ("GET", "/v1/authorize"):
+            self._signin_authorize()
+        elif (method, path) == ("GET", signin.CONFIRMATION_PATH):
+            self.operation = "SigninConfirmationPage"
+            code = signin.SigninService.verification_code(self.query)
+            self._send_html(200, pages.signin_confirmation(code))
         elif (method, path) == ("GET", "/authorize"):
             self._authorize_page()
         elif (method, path) == ("POST", "/authorize"):
@@ -258,6 +276,13 @@ class Handler(BaseHTTPRequestHandler):
         self._send_html(200, pages.consent(request.request_id, request.client_name, request.redirect_uri,
                                            request.scopes, sim.options.region))
 
+    def _signin_authorize(self) -> None:
+        self.operation = "SigninAuthorizePage"
+        try:
+            self._redirect(self.sim.signin.authorize(self.query, self.base_url()))
+        except signin.AuthorizeRefused as problem:
+            self._send_html(400, pages.error(str(problem)))
+
     def _authorize_answer(self) -> None:
         self.operation = "AuthorizeAnswer"
         form = self._form()
@@ -283,6 +308,15 @@ class Handler(BaseHTTPRequestHandler):
             self._send_html(200, pages.finished(allow))
         else:
             self._send_html(400, pages.device_form(code, error="That code is not valid or has expired."))
+
+    def _vanity(self, method: str, landing: str, head_allowed: bool) -> None:
+        """A company's own start URL, which redirects to its Identity Center portal."""
+        self.operation = "VanityStartUrl"
+        self.sim.traffic.record_call(self.operation)
+        if method not in ("GET", "HEAD") or (method == "HEAD" and not head_allowed):
+            self._send(405, b"", "text/plain", {"Allow": "GET" if not head_allowed else "GET, HEAD"})
+            return
+        self._redirect(landing)
 
     # -- sign-in federation and the stand-in console ---------------------------------------------
 

@@ -9,6 +9,7 @@ from .directory import Directory, DirectoryCache
 from .federation import Federation
 from .options import SimulatorOptions
 from .server import SimServer
+from .signin import SigninService
 from .state import IdentityStore
 from .traffic import Traffic
 
@@ -25,12 +26,15 @@ class Simulator:
         self.store = IdentityStore(options if options is not None else SimulatorOptions())
         self.traffic = Traffic()
         self.federation = Federation()
+        self.signin = SigninService(self.store.now, lambda: self.options.login_principal,
+                                    lambda: self.options.login_credential_lifetime, lambda: self.options.login_session_lifetime)
         self._directories = DirectoryCache()
         self._host = host
         self._port = port
         self._server: SimServer | None = None
         self._thread: threading.Thread | None = None
         self._lifecycle = threading.Lock()
+        self._vanity: dict[str, tuple[str, bool]] = {}  # host -> (where it redirects, whether HEAD is answered)
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -128,6 +132,14 @@ class Simulator:
     def issued_credentials(self, access_key_id: str) -> bool:
         """Whether GetRoleCredentials handed out this access key id."""
         return self.federation.is_issued(access_key_id)
+
+    def serve_vanity(self, host: str, landing: str, head_allowed: bool = True) -> None:
+        """Answer requests whose Host is `host` (a company's own start URL) with a redirect to `landing`, e.g.
+        `https://ssoins-1.portal.eu-west-1.app.aws/start`; with `head_allowed` False, HEAD gets 405 (GET redirects)."""
+        self._vanity[host.lower()] = (landing, head_allowed)
+
+    def vanity_landing(self, host: str) -> tuple[str, bool] | None:
+        return self._vanity.get(host.lower())
 
     def advance_time(self, seconds: float) -> None:
         """Age everything the simulator issued by ``seconds`` (tokens, codes, sessions, clients)."""

@@ -209,7 +209,8 @@ class Engine(SignIns, CredentialActions):
         self._files["config"] = file_signature(path)
         try:
             self.config = AwsConfig.load()
-            self.config_problem = None
+            # a profile that cannot be used fails alone now (its sessions work): the menu still says why
+            self.config_problem = "; ".join(self.config.broken.values()) or None
         except TrayError as e:
             self.config_problem = str(e)
             if self.config is not None and path.is_file():

@@ -60,7 +60,7 @@ def session_view(s: SessionRecord, now: datetime) -> SessionView:
         status=status,
         expires_at=expires,
         lifetime=s.lifetime or (max(ASSUMED_LIFETIME, expires - now) if expires else None),
-        problem=s.problem or s.read_problem,
+        problem=s.session.problem or s.problem or s.read_problem,  # a section that cannot be used: this session's
         accounts=s.account_views,
         refreshing=s.refreshing is not None,
     )

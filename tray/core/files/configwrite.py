@@ -130,22 +130,52 @@ def read_config() -> dict[str, dict[str, str]]:
     return inifile.read_sections(inifile.read_text(paths.aws_config_file()), key=section_key)
 
 
-def write_sso_session(start_url: str, region: str, name: str | None = None, scopes: tuple[str, ...] = DEFAULT_SCOPES) -> str:
+def write_sso_session(start_url: str, region: str | None, name: str | None = None, scopes: tuple[str, ...] = DEFAULT_SCOPES) -> str:
     """Add or update `[sso-session NAME]` (only that section changes); returns NAME.
 
-    Keys of the section that sso-tray does not own (a user's own notes or settings) are kept."""
+    With no region the section has no `sso_region` (a vanity start URL: the sign-in finds the region and writes
+    it back; tray.core.identity.startregion). Keys of the section that sso-tray does not own (a user's own notes
+    or settings) are kept."""
     start_url = validate_start_url(start_url)
-    region = validate_region(region)
+    region = validate_region(region) if region else None
     name = validate_name(name.strip() if name else default_session_name(start_url))
     if not scopes or not all(re.fullmatch(r"[^\s,]+", s) for s in scopes):
         raise UsageError("registration scopes must be non-empty words without spaces or commas")
     values = {"sso_start_url": start_url, "sso_region": region, "sso_registration_scopes": ", ".join(scopes)}
+    if region is None:
+        del values["sso_region"]
     inifile.check_values(values, "the AWS config")
     inifile.rewrite(
         paths.aws_config_file(),
         lambda text: inifile.edit(text, {f"sso-session {name}": values}, _SESSION_KEYS, key=section_key),
     )
     return name
+
+
+def write_sso_region(session_name: str, region: str, legacy: bool = False) -> None:
+    """Set `sso_region` in `[sso-session NAME]` (for a legacy session, NAME is the start URL: in each profile with
+    that `sso_start_url` and no `sso_region`), as the AWS CLI v2 does after a sign-in found the region. Only
+    that key changes; every other byte of the file stays."""
+    region = validate_region(region)
+
+    def change(text: str) -> str:
+        if not legacy:
+            return inifile.edit(text, {f"sso-session {session_name}": {"sso_region": region}}, key=section_key)
+        sections = inifile.read_sections(text, key=section_key)
+        names = [k for k, v in sections.items()
+                 if k.startswith("profile ") and v.get("sso_start_url") == session_name and not v.get("sso_region") and "sso_session" not in v]
+        return inifile.edit(text, {k: {"sso_region": region} for k in names}, key=section_key)
+
+    inifile.rewrite(paths.aws_config_file(), change)
+
+
+def write_login_session(profile: str, login_session: str) -> None:
+    """Set `login_session` in the profile (who `aws login` signed in as), as the AWS CLI does; only that key changes."""
+    inifile.check_values({"login_session": login_session}, "the AWS config")
+    inifile.rewrite(
+        paths.aws_config_file(),
+        lambda text: inifile.edit(text, {f"profile {profile}": {"login_session": login_session}}, key=section_key),
+    )
 
 
 # --------------------------------------------------------------------------- configure profiles

@@ -57,7 +57,22 @@ def write_profile(path: Path, name: str, values: dict[str, str]) -> None:
     """Create or replace the section `[name]` of the credentials file at `path` with `values` (see module doc)."""
     _check_name(name)
     inifile.check_values(values, "the credentials file")
+    refuse_hiding_login(name)
     inifile.rewrite(path, lambda text: inifile.edit(text, {name: values}, _ALWAYS_OWNED))
+
+
+def refuse_hiding_login(name: str) -> None:
+    """botocore takes a profile's keys from the credentials file before its `login_session` (the chain is web
+    identity, SSO, the credentials file, login, process): such a section would silently hide an `aws login`
+    profile of the same name, and keep hiding it after its keys expire. Writes and keep-fresh refuse it."""
+    from tray.core.files.configwrite import read_config
+    from tray.core.files.paths import aws_config_file
+
+    if "login_session" in read_config().get(f"profile {name}", {}):
+        raise UsageError(
+            f"[{name}] in the credentials file would hide the `aws login` profile {name} of {aws_config_file()} "
+            "(botocore reads the credentials file first): write it under another name with --as NAME"
+        )
 
 
 def remove_profile(path: Path, name: str) -> bool:

@@ -55,6 +55,13 @@ def sso_cache_dir() -> Path:
     return _home() / ".aws" / "sso" / "cache"
 
 
+def login_cache_dir() -> Path:
+    """The AWS CLI v2's `aws login` cache: `$AWS_LOGIN_CACHE_DIRECTORY` (as botocore expands it), else ~/.aws/login/cache."""
+    if root() is None and os.environ.get("AWS_LOGIN_CACHE_DIRECTORY"):
+        return Path(os.path.expanduser(os.path.expandvars(os.environ["AWS_LOGIN_CACHE_DIRECTORY"])))
+    return _home() / ".aws" / "login" / "cache"
+
+
 def cli_cache_dir() -> Path:
     """The AWS CLI v2's role-credential cache."""
     return _home() / ".aws" / "cli" / "cache"

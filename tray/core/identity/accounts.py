@@ -99,7 +99,7 @@ class _Caller:
         self.session = session
         self.token = token
         self.limiter = limiter
-        self.client = aws.client("sso", session.region, max_pool_connections=workers, retry_attempts=1)
+        self.client = aws.client("sso", session.region or token.region, max_pool_connections=workers, retry_attempts=1)
         self._lock = threading.Lock()
         self.calls = 0
         self.throttled = 0

@@ -21,20 +21,21 @@ _clients: dict[tuple, object] = {}
 # botocore's standard retry mode: backoff with jitter on throttling and transient faults.
 RETRY_ATTEMPTS = 5
 
-# The only services sso-tray calls: the portal and OIDC APIs.
-SERVICES = ("sso", "sso-oidc")
+# The only services sso-tray calls: the portal and OIDC APIs, and the sign-in service of `aws login` sessions.
+SERVICES = ("sso", "sso-oidc", "signin")
 
 
-def client(service: str, region: str, *, max_pool_connections: int = 10, retry_attempts: int = RETRY_ATTEMPTS):
-    """A boto3 client for `sso` or `sso-oidc`; endpoints resolve as botocore resolves them, so
-    AWS_ENDPOINT_URL_SSO and AWS_ENDPOINT_URL_SSO_OIDC redirect them. Clients are shared (thread-safe).
-    `retry_attempts=1` hands retries to the caller (discovery paces itself)."""
+def client(service: str, region: str, *, max_pool_connections: int = 10, retry_attempts: int = RETRY_ATTEMPTS, shared: bool = True):
+    """A boto3 client for `sso`, `sso-oidc` or `signin`; endpoints resolve as botocore resolves them, so
+    AWS_ENDPOINT_URL_SSO, AWS_ENDPOINT_URL_SSO_OIDC and AWS_ENDPOINT_URL_SIGNIN redirect them. Clients are shared
+    (thread-safe); `shared=False` makes one of the caller's own (the sign-in service's gets a DPoP signer with
+    one session's key registered on it). `retry_attempts=1` hands retries to the caller (discovery paces itself)."""
     global _session
     # the endpoint comes from the environment when the client is made: a changed one needs a new client
     endpoint = os.environ.get("AWS_ENDPOINT_URL_" + service.upper().replace("-", "_")) or os.environ.get("AWS_ENDPOINT_URL")
     key = (service, region, max_pool_connections, retry_attempts, endpoint)
     with _lock:
-        if key in _clients:
+        if shared and key in _clients:
             return _clients[key]
         from botocore import UNSIGNED
         from botocore.config import Config
@@ -50,7 +51,8 @@ def client(service: str, region: str, *, max_pool_connections: int = 10, retry_a
             user_agent_extra="sso-tray",
         )
         made = _session.create_client(service, region_name=region, config=config)
-        _clients[key] = made
+        if shared:
+            _clients[key] = made
         return made
 
 

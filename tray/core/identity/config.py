@@ -18,12 +18,24 @@ DEFAULT_SCOPES = ("sso:account:access",)
 
 
 # namedtuples and a plain class, not dataclasses: a cached `export` loads this module (see tray/cli.py)
-class SsoSession(namedtuple("SsoSession", "name start_url region scopes legacy registration_scopes", defaults=(DEFAULT_SCOPES, False, None))):
+class SsoSession(namedtuple(
+    "SsoSession", "name start_url region scopes legacy registration_scopes region_in_config issuer_url problem",
+    defaults=(DEFAULT_SCOPES, False, None, True, None, None),
+)):
     """`name` is the sso-session name, or for a legacy profile its start URL; `scopes` a tuple of str.
     `registration_scopes` is `sso_registration_scopes` as the AWS CLI v2 parses it, None when the key is
-    absent: the CLI keys the client registration file by exactly that (tray.core.identity.tokens)."""
+    absent: the CLI keys the client registration file by exactly that (tray.core.identity.tokens).
+
+    `region` may be None when the config has no `sso_region` (`region_in_config` False) and the start URL's host
+    does not name it: a sign-in finds it (tray.core.identity.startregion) and writes it back. `issuer_url` is where
+    a vanity start URL lands, given to the OIDC API as the issuer. `problem` says why the section cannot be used:
+    only this session (and its profiles) fails, with that line; every other one works."""
 
     __slots__ = ()
+
+    @property
+    def issuer(self) -> str:
+        return self.issuer_url or self.start_url
 
     @property
     def cache_key(self) -> str:
@@ -52,11 +64,34 @@ class Profile(namedtuple("Profile", "name session account_id role_name region", 
         return bool(self.account_id and self.role_name)
 
 
+class LoginProfile(namedtuple("LoginProfile", "name login_session region", defaults=(None,))):
+    """A profile of `aws login` (AWS CLI v2 2.32+): `login_session` is the ARN of who signed in, which names its
+    cache file (tray.core.identity.login)."""
+
+    __slots__ = ()
+
+    @property
+    def cache_path(self) -> Path:
+        """`<login cache>/<sha256(login_session)>.json`, as botocore's `generate_login_cache_key` names it."""
+        return paths.login_cache_dir() / f"{hashlib.sha256(self.login_session.encode('utf-8')).hexdigest()}.json"
+
+    @property
+    def login_hint(self) -> str:
+        return f"sso-tray login --profile {self.name}"
+
+    @property
+    def problem(self) -> None:
+        """None: the face of an SsoSession where status shows both kinds (a login profile's section is always usable)."""
+        return None
+
+
 class AwsConfig:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.sessions: dict[str, SsoSession] = {}
         self.profiles: dict[str, Profile] = {}  # SSO profiles only
+        self.broken: dict[str, str] = {}  # SSO profiles that cannot be used: name -> the one-line reason
+        self.logins: dict[str, LoginProfile] = {}  # `aws login` profiles (login_session), by profile name
 
     @classmethod
     def load(cls, path: Path | None = None) -> "AwsConfig":
@@ -79,7 +114,11 @@ class AwsConfig:
         for name, values in raw.get("sso_sessions", {}).items():
             config.sessions[name] = _session_from_section(path, name, values)
         for name, values in raw.get("profiles", {}).items():
-            profile = config._profile_from_section(name, values)
+            try:
+                profile = config._profile_from_section(name, values)
+            except ConfigError as e:  # this profile's problem only: every other one still works
+                config.broken[name] = str(e)
+                continue
             if profile is not None:
                 config.profiles[name] = profile
         return config
@@ -93,13 +132,12 @@ class AwsConfig:
             if session is None:
                 raise ConfigError(f"{where}: sso_session = {session_name} names no [sso-session {session_name}] section")
         elif "sso_start_url" in values:
-            if not values.get("sso_region"):
-                raise ConfigError(f"{where}: missing key sso_region (needed with sso_start_url)")
             start_url = values["sso_start_url"]
-            session = self.sessions.get(start_url) or SsoSession(
-                name=start_url, start_url=start_url, region=values["sso_region"], legacy=True
-            )
+            session = self.sessions.get(start_url) or _session_from_section(self.path, start_url, values, where, legacy=True)
             self.sessions.setdefault(start_url, session)
+        elif values.get("login_session"):  # after SSO, as botocore's chain takes them
+            self.logins[name] = LoginProfile(name, values["login_session"], values.get("region"))
+            return None
         else:
             return None  # not an SSO profile: none of sso-tray's business
         account_id, role_name = values.get("sso_account_id"), values.get("sso_role_name")
@@ -127,17 +165,30 @@ class AwsConfig:
     def profile(self, name: str) -> Profile:
         if name in self.profiles:
             return self.profiles[name]
+        if name in self.broken:
+            raise ConfigError(self.broken[name])
         raise UsageError(f"{self.path}: no SSO profile named {name!r}")
 
 
-def _session_from_section(path: Path, name: str, values: dict) -> SsoSession:
-    where = f"{path}: [sso-session {name}]"
-    for key in ("sso_start_url", "sso_region"):
-        if not values.get(key):
-            raise ConfigError(f"{where}: missing key {key}")
-    start_url = values["sso_start_url"]
-    if not start_url.startswith(("https://", "http://")):
-        raise ConfigError(f"{where}: sso_start_url = {start_url} is not an http(s) URL")
+def _session_from_section(path: Path, name: str, values: dict, where: str | None = None, legacy: bool = False) -> SsoSession:
+    """The session a section describes; one it cannot be carries its `problem` instead of failing the config."""
+    from tray.core.identity import startregion
+
+    where = where or f"{path}: [sso-session {name}]"
+    start_url = values.get("sso_start_url") or ""
+    region = values.get("sso_region") or None
     scopes = tuple(s.strip() for s in values.get("sso_registration_scopes", "").split(",") if s.strip())
-    return SsoSession(name=name, start_url=start_url, region=values["sso_region"], scopes=scopes or DEFAULT_SCOPES,
-                      registration_scopes=scopes if "sso_registration_scopes" in values else None)
+    if legacy:  # botocore reads no registration scopes for a legacy profile
+        scopes, registration_scopes = (), None
+    else:
+        registration_scopes = scopes if "sso_registration_scopes" in values else None
+    session = SsoSession(name=name, start_url=start_url, region=region or startregion.region_of(start_url), scopes=scopes or DEFAULT_SCOPES,
+                         legacy=legacy, registration_scopes=registration_scopes, region_in_config=region is not None)
+    problem = None
+    if not start_url:
+        problem = "missing key sso_start_url"
+    elif not start_url.startswith(("https://", "http://")):
+        problem = f"sso_start_url = {start_url} is not an http(s) URL"
+    elif region is None:
+        problem = startregion.problem_without_region(start_url)
+    return session._replace(problem=f"{where}: {problem}") if problem else session

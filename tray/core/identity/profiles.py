@@ -11,7 +11,7 @@ from collections import namedtuple
 from collections.abc import Callable
 
 from tray.core.identity.config import AwsConfig
-from tray.core.errors import UsageError
+from tray.core.errors import ConfigError, UsageError
 
 
 # a namedtuple, not a dataclass: a cached `export` loads this module (see tray/cli.py)
@@ -64,6 +64,8 @@ def resolve(
 ) -> RoleProfile:
     """The role a PROFILE argument names. `discovery_for` gives a session's accounts (cache, or a fetch)
     and is only called when the argument names an account by its name."""
+    if spec in config.broken:
+        raise ConfigError(config.broken[spec])
     p = config.profiles.get(spec)
     if p is not None:
         if not p.has_role:

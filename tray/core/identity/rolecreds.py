@@ -58,7 +58,7 @@ def fetch(session: SsoSession, account_id: str, role_name: str, now: datetime | 
 
     now = now or utcnow()
     token = valid_token(session, now)
-    sso = aws.client("sso", session.region)
+    sso = aws.client("sso", session.region or token.region)
     what = f"getting credentials for {role_name} in {account_id}"
     try:
         response = sso.get_role_credentials(roleName=role_name, accountId=account_id, accessToken=token.access_token)

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from tray.core.identity import aws
 from tray.core.identity.config import SsoSession
 from tray.core.credentials import format_time, utcnow
-from tray.core.errors import NotSignedIn, TrayError
+from tray.core.errors import ConfigError, NotSignedIn, TrayError
 from tray.core.files.fileio import file_lock
 from tray.core.identity.tokens import REFRESH_WINDOW, CorruptTokenCache, Token, read_token, write_token
 
@@ -74,7 +74,7 @@ def renew(session: SsoSession, now: datetime, window: timedelta = REFRESH_WINDOW
             return token
         if not token.refreshable or not token.registration_valid(now):
             raise NotSignedIn(f"the {session.name} session cannot be renewed; sign in again: {session.login_hint}")
-        oidc = aws.client("sso-oidc", session.region)
+        oidc = aws.client("sso-oidc", session.region or token.region)
         with aws.translate_errors(f"renewing the {session.name} session", session.login_hint):
             response = oidc.create_token(
                 clientId=token.client_id,
@@ -95,6 +95,8 @@ def renew(session: SsoSession, now: datetime, window: timedelta = REFRESH_WINDOW
 def session_status(session: SsoSession, now: datetime | None = None, *, renew_due: bool = True) -> tuple[SessionStatus, Token | None]:
     """The session's status and its usable token (None unless valid). Renews when due, unless told not to."""
     now = now or utcnow()
+    if session.problem:  # a section sso-tray cannot use: this session's problem, no one else's
+        return SessionStatus(session, SIGNED_OUT, problem=session.problem), None
     try:
         token = read_token(session)
     except CorruptTokenCache as e:
@@ -116,6 +118,8 @@ def session_status(session: SsoSession, now: datetime | None = None, *, renew_du
 def valid_token(session: SsoSession, now: datetime | None = None) -> Token:
     """A token to call the portal with, renewed if due; NotSignedIn (exit 3) says how to sign in."""
     now = now or utcnow()
+    if session.problem:
+        raise ConfigError(session.problem)
     status, token = session_status(session, now)
     if token is not None:
         return token

@@ -24,10 +24,10 @@ from http.server import BaseHTTPRequestHandler
 from typing import Callable
 from urllib.parse import parse_qs, urlencode, urlparse
 
-from tray.core.identity import aws
+from tray.core.identity import aws, startregion
 from tray.core.identity.config import SsoSession
 from tray.core.credentials import utcnow
-from tray.core.errors import AwsError, NotSignedIn
+from tray.core.errors import AwsError, ConfigError, NotSignedIn
 from tray.core.files.fileio import file_lock
 from tray.core.osutil.loopback import SameUserHTTPServer
 from tray.core.identity.tokens import (
@@ -62,11 +62,20 @@ class SignInOptions:
     cancel: threading.Event | None = None  # set by the tray to abandon a sign-in
     opener: Callable[[str], None] | None = None  # opens the URL; default: the browser ($BROWSER)
     clock: Callable[[], datetime] = utcnow
+    on_user_code: Callable[[str], None] | None = None  # the device flow's code, shown: e.g. offer to copy it
 
 
 def login(session: SsoSession, options: SignInOptions | None = None) -> Token:
-    """Sign in to `session` and cache the token; returns it."""
+    """Sign in to `session` and cache the token; returns it.
+
+    A session whose config has no `sso_region` gets it from its start URL first (the host, or a vanity URL's
+    redirect), and after the sign-in it is written back into the config, as the AWS CLI v2 does."""
     options = options or SignInOptions()
+    if session.problem:
+        raise ConfigError(session.problem)
+    if not session.region_in_config:
+        issuer, region = startregion.resolve(session.start_url)
+        session = session._replace(region=region, issuer_url=issuer if issuer != session.start_url else None)
     before = _peek(session)
     with contextlib.ExitStack() as held:
         _hold_session_lock(held, session, options)
@@ -79,6 +88,14 @@ def login(session: SsoSession, options: SignInOptions | None = None) -> Token:
         else:
             token = _pkce_flow(session, options)
         write_token(session, token)
+    if not session.region_in_config:
+        from tray.core.errors import TrayError
+        from tray.core.files.configwrite import write_sso_region
+
+        try:
+            write_sso_region(session.name, session.region, legacy=session.legacy)
+        except TrayError as e:  # signed in all the same: the token file carries the region too
+            options.prompt(f"Signed in, but sso_region = {session.region} could not be written to the AWS config: {e}")
     return token
 
 
@@ -117,7 +134,7 @@ def logout(session: SsoSession) -> bool:
         except CorruptTokenCache:
             token = None
         if token is not None and token.is_valid(utcnow()):
-            sso = aws.client("sso", session.region)
+            sso = aws.client("sso", session.region or token.region)
             try:
                 with aws.translate_errors(f"signing out of {session.name}", session.login_hint):
                     sso.logout(accessToken=token.access_token)
@@ -145,7 +162,7 @@ def _registration(session: SsoSession, oidc, grant: str, now: datetime) -> Regis
         return reg
     kwargs = {"clientName": f"botocore-client-{session.name}" if not session.legacy else f"botocore-client-{int(now.timestamp())}", "clientType": "public"}
     if grant == "authorization_code":
-        kwargs.update(grantTypes=list(PKCE_GRANTS), redirectUris=[REDIRECT_URI], issuerUrl=session.start_url, scopes=list(session.scopes))
+        kwargs.update(grantTypes=list(PKCE_GRANTS), redirectUris=[REDIRECT_URI], issuerUrl=session.issuer, scopes=list(session.scopes))
     elif not session.legacy:
         kwargs.update(grantTypes=[DEVICE_GRANT, "refresh_token"], scopes=list(session.scopes))
     with aws.translate_errors(f"registering sso-tray with {session.name}"):
@@ -313,10 +330,13 @@ def _device_flow(session: SsoSession, options: SignInOptions) -> Token:
     grant = "device_code"
     reg = _registration(session, oidc, grant, options.clock())
     with aws.translate_errors(f"starting the sign-in to {session.name}"):
-        auth = oidc.start_device_authorization(clientId=reg.client_id, clientSecret=reg.client_secret, startUrl=session.start_url)
+        auth = oidc.start_device_authorization(clientId=reg.client_id, clientSecret=reg.client_secret, startUrl=session.issuer)
     url = auth.get("verificationUriComplete") or auth["verificationUri"]
     _open(url, options, "device sign-in")
-    options.prompt(f"Then confirm the code: {auth['userCode']}")
+    # the verification page no longer carries the code in its URL: the person types or pastes it there
+    options.prompt(f"Then enter this code on that page:\n\n    {auth['userCode']}\n")
+    if options.on_user_code is not None:
+        options.on_user_code(auth["userCode"])
     interval = float(auth.get("interval") or 5)
     deadline = time.monotonic() + min(options.timeout, float(auth.get("expiresIn") or options.timeout))
     while True:

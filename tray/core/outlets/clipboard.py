@@ -55,11 +55,16 @@ def _mechanism():
     return pyperclip.determine_clipboard()
 
 
+def available() -> bool:
+    """Whether pyperclip finds a clipboard mechanism here (what to offer; a copy can still fail)."""
+    return type(_mechanism()[0]).__name__ != "ClipboardUnavailable"
+
+
 def _copy(text: str) -> None:
     import pyperclip
 
     copy, paste = _mechanism()
-    if type(copy).__name__ == "ClipboardUnavailable":  # pyperclip found nothing to use
+    if not available():  # pyperclip found nothing to use
         # only Linux and the BSDs need a package for it; Windows and macOS always have their own
         raise AwsError(NO_MECHANISM if sys.platform not in ("win32", "cygwin", "darwin") else "no clipboard mechanism found")
     argv = _COMMANDS.get(getattr(copy, "__name__", ""))

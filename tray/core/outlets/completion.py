@@ -31,8 +31,9 @@ def _config_sections() -> dict[str, dict[str, str]]:
 
 
 def profile_names() -> list[str]:
-    """Configured role profiles (file order), then every discovered role as ACCOUNT_ID/ROLE_NAME."""
-    names = [key[len("profile ") :] for key, v in _config_sections().items() if key.startswith("profile ") and v.get("sso_role_name")]
+    """Configured role and `aws login` profiles (file order), then every discovered role as ACCOUNT_ID/ROLE_NAME."""
+    names = [key[len("profile ") :] for key, v in _config_sections().items()
+             if key.startswith("profile ") and (v.get("sso_role_name") or v.get("login_session"))]
     folder = paths.app_cache_dir() / "accounts"
     discovered: list[str] = []
     for path in sorted(folder.glob("*.json")) if folder.is_dir() else ():

@@ -186,10 +186,13 @@ class FinderServer:
     def setup(self, body: dict) -> tuple[int, dict]:
         """Write an [sso-session] from the form, then load it and sign in to it."""
         from tray.core.files import configwrite
+        from tray.core.identity.startregion import configured_region
 
         fields = {k: str(body.get(k) or "").strip() for k in ("start_url", "region", "name")}
         try:
-            name = configwrite.write_sso_session(fields["start_url"], fields["region"], fields["name"] or None)
+            # as `configure`: a region the start URL names may be left out; one that is not named is asked for
+            region = configured_region(configwrite.validate_start_url(fields["start_url"]), fields["region"] or None)
+            name = configwrite.write_sso_session(fields["start_url"], region, fields["name"] or None)
         except TrayError as e:
             return 400, {"error": str(e)}
         self.engine.reload()
