@@ -2,7 +2,8 @@
 
 The files are someone else's: sso-tray edits them as text, and every byte outside the sections it
 changes stays as it was - other sections, comments, blank lines, order, unknown keys, odd spacing,
-CRLF line endings, a missing final newline, bytes that are not UTF-8.
+CRLF line endings, a missing final newline, the file's encoding (UTF-8, else the locale's code page, as
+botocore reads it: `decode`), bytes that neither can decode.
 
 Lines are read the way botocore reads the files (configparser's `RawConfigParser`: full-line comments
 start with `#` or `;`, a header is `[name]` with whitespace around the brackets allowed and the name
@@ -51,7 +52,7 @@ KEY_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 # another reader of the file (or a later edit here) may take any of them as one, and a value that breaks a
 # line there can start a section of its own (`[profile default]` with a credential_process).
 LINE_BREAKS = "\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
-_ENCODING = "utf-8"
+UTF8 = "utf-8"
 
 
 # --------------------------------------------------------------------------- parsing
@@ -281,19 +282,50 @@ def _reason(e: OSError) -> str:
     return e.strerror or type(e).__name__
 
 
-def read_text(path: Path) -> str:
-    """The file's text ("" when it does not exist); bytes that are not UTF-8 survive a round trip."""
+def decode(data: bytes, errors: str = "surrogateescape") -> tuple[str, str]:
+    """(text, encoding) of a file's bytes: UTF-8 where they are valid UTF-8, else the locale's encoding.
+
+    botocore opens the AWS files with the locale's encoding (cp1252 on a Western Windows): a UTF-8
+    `[sso-session 開発]` would read there as mojibake, and sso-tray itself writes UTF-8. A file that is
+    not valid UTF-8 was written in the code page, and reads as botocore reads it. With the default
+    `errors`, bytes neither can decode survive a round trip through `encode`."""
+    try:
+        return data.decode(UTF8), UTF8
+    except UnicodeDecodeError:
+        import locale
+
+        encoding = locale.getpreferredencoding(False)  # what open() and so botocore use
+        return data.decode(encoding, errors), encoding
+
+
+def encode(text: str, encoding: str, path: Path) -> bytes:
+    """`text` in the encoding the file was read in; `UsageError` when the file's code page cannot hold it."""
+    try:
+        return text.encode(encoding, errors="surrogateescape")
+    except UnicodeEncodeError:
+        raise UsageError(f"cannot write {path}: it is {encoding} text, and what would be written has a character "
+                         f"{encoding} cannot hold") from None
+
+
+def read_document(path: Path) -> tuple[str, str]:
+    """(text, encoding) of the file (`decode`); ("", UTF-8) when it does not exist."""
     try:
         data = Path(path).read_bytes()
     except FileNotFoundError:
-        return ""
+        return "", UTF8
     except OSError as e:
         raise AwsError(f"cannot read {path}: {_reason(e)}") from None
-    return data.decode(_ENCODING, errors="surrogateescape")
+    return decode(data)
+
+
+def read_text(path: Path) -> str:
+    """The file's text ("" when it does not exist), decoded as `decode` does."""
+    return read_document(path)[0]
 
 
 def rewrite(path: Path, change: Callable[[str], str | None]) -> bool:
-    """Under the lock: read, apply `change(text) -> new text | None`, write atomically if it changed.
+    """Under the lock: read, apply `change(text) -> new text | None`, write atomically if it changed, in the
+    encoding the file was read in (`decode`).
 
     An exception raised by `change` (e.g. a `UsageError` for a clash it found) leaves the file untouched."""
     from tray.core.files import fileio  # only a write needs it
@@ -301,14 +333,14 @@ def rewrite(path: Path, change: Callable[[str], str | None]) -> bool:
     path = Path(path)
     try:
         with fileio.file_lock(path):
-            text = read_text(path)
+            text, encoding = read_document(path)
             new = change(text)
             if new is None or new == text:
                 return False
             target = fileio.resolve_target(path)
             if target.exists() and not os.access(target, os.W_OK):
                 raise AwsError(f"cannot write {path}: the file is read-only")
-            fileio.atomic_write(path, new.encode(_ENCODING, errors="surrogateescape"))
+            fileio.atomic_write(path, encode(new, encoding, path))
             return True
     except OSError as e:
         raise AwsError(f"cannot write {path}: {_reason(e)}") from None

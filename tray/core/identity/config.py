@@ -1,17 +1,19 @@
 """The AWS config as sso-tray sees it: SSO sessions and the profiles that use them.
 
-Parsed by botocore's own loader, so sso-tray agrees with the AWS CLI on every file. Both forms work:
-`[sso-session NAME]` sections referenced by `sso_session = NAME`, and legacy profiles carrying
-`sso_start_url`/`sso_region` themselves (their session is named by the start URL, as botocore keys it).
+Parsed as botocore parses it (`read_config`), so sso-tray agrees with the AWS CLI on every file. Both
+forms work: `[sso-session NAME]` sections referenced by `sso_session = NAME`, and legacy profiles
+carrying `sso_start_url`/`sso_region` themselves (their session is named by the start URL, as botocore
+keys it).
 """
 
 from __future__ import annotations
 
+import configparser
 import hashlib
 from collections import namedtuple
 from pathlib import Path
 
-from tray.core.files import paths
+from tray.core.files import inifile, paths
 from tray.core.errors import ConfigError, UsageError
 
 DEFAULT_SCOPES = ("sso:account:access",)
@@ -101,15 +103,7 @@ class AwsConfig:
                 f"{path}: no AWS config file; add an [sso-session NAME] section with sso_start_url and sso_region"
                 " (or run `sso-tray configure --start-url URL --region REGION`)"
             )
-        from botocore.configloader import load_config
-        from botocore.exceptions import ConfigParseError
-
-        try:
-            raw = load_config(str(path))
-        except ConfigParseError:
-            raise ConfigError(f"{path}: the file is not valid INI and cannot be parsed") from None
-        except UnicodeDecodeError:
-            raise ConfigError(f"{path}: the file is not valid UTF-8 text") from None
+        raw = read_config(path)
         config = cls(path=path)
         for name, values in raw.get("sso_sessions", {}).items():
             config.sessions[name] = _session_from_section(path, name, values)
@@ -192,3 +186,97 @@ def _session_from_section(path: Path, name: str, values: dict, where: str | None
     elif region is None:
         problem = startregion.problem_without_region(start_url)
     return session._replace(problem=f"{where}: {problem}") if problem else session
+
+
+def read_config(path: Path) -> dict:
+    """The file as `botocore.configloader.load_config` returns it ({"profiles": …, "sso_sessions": …,
+    "services": …, and every other section by its name}), with the same parser: configparser's
+    `RawConfigParser`, nested `key =` blocks parsed as botocore's `raw_config_parse` does, sections
+    named as its `build_profile_map` names them (tests/test_config_corpus.py holds the two side by
+    side on a corpus of odd files). Importing botocore for it would be half of a cached `export`.
+
+    Unlike botocore, which reads the locale's encoding only, the text is UTF-8 where it is valid UTF-8
+    (`inifile.decode`). `ConfigError` in one line, naming no value (a line may hold a secret)."""
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read the AWS config ({e.strerror or type(e).__name__})") from None
+    try:
+        text, _ = inifile.decode(data, errors="strict")
+    except UnicodeDecodeError as e:
+        import codecs
+        import locale
+
+        encoding = locale.getpreferredencoding(False)
+        what = "not UTF-8 text" if codecs.lookup(encoding).name == "utf-8" else f"neither UTF-8 nor {encoding} text"
+        raise ConfigError(f"{path}: the file is {what} (byte {e.start + 1}); save it as UTF-8") from None
+    parser = configparser.RawConfigParser()
+    try:
+        # as open() hands botocore the text: \r\n and \r become \n
+        parser.read_string(text.replace("\r\n", "\n").replace("\r", "\n"), str(path))
+    except configparser.Error as e:
+        raise ConfigError(f"{path}: not valid INI, {_parse_problem(e)}") from None
+    sections = {}
+    for name in parser.sections():
+        values = sections[name] = {}
+        for option in parser.options(name):
+            value = parser.get(name, option)
+            if value.startswith("\n"):
+                value = _nested(value)
+                if value is None:
+                    raise ConfigError(f"{path}: [{name}] {option}: an indented line under it has no `=`")
+            values[option] = value
+    return _profile_map(sections)
+
+
+def _parse_problem(e: configparser.Error) -> str:
+    """What configparser found, by line number: its own message may quote a line, and a line may be a secret."""
+    if isinstance(e, configparser.DuplicateSectionError):
+        return f"line {e.lineno}: the section [{e.section}] appears twice"
+    if isinstance(e, configparser.DuplicateOptionError):
+        return f"line {e.lineno}: the key {e.option} appears twice in [{e.section}]"
+    if isinstance(e, configparser.MissingSectionHeaderError):
+        return f"line {e.lineno}: a key before the first [section]"
+    if isinstance(e, configparser.ParsingError):
+        lines = ", ".join(str(lineno) for lineno, _ in e.errors)
+        return f"line {lines}: neither a [section], a `key = value` nor a comment"
+    return type(e).__name__
+
+
+def _nested(value: str) -> dict | None:
+    """A `key =` followed by indented `sub = value` lines, as botocore's `_parse_nested` reads it (None
+    where botocore raises ValueError)."""
+    parsed = {}
+    for line in value.splitlines():
+        line = line.strip()
+        if line:
+            key, sep, sub = line.partition("=")
+            if not sep:
+                return None
+            parsed[key.strip()] = sub.strip()
+    return parsed
+
+
+def _profile_map(sections: dict) -> dict:
+    """botocore's `build_profile_map`: `[profile NAME]` (any header starting with "profile" that splits into
+    two shell words), `[sso-session NAME]`, `[services NAME]`, `[default]`; a later section of the same
+    name replaces an earlier one; every other section under its own name."""
+    import shlex
+
+    by_kind: dict[str, dict] = {"profile": {}, "sso-session": {}, "services": {}}
+    config: dict = {}
+    for key, values in sections.items():
+        kind = next((k for k in by_kind if key.startswith(k)), None)
+        if kind is not None:
+            try:
+                parts = shlex.split(key)
+            except ValueError:
+                continue
+            if len(parts) == 2:
+                by_kind[kind][parts[1]] = values
+        elif key == "default":
+            by_kind["profile"][key] = values
+        else:
+            config[key] = values
+    config.update(profiles=by_kind["profile"], sso_sessions=by_kind["sso-session"], services=by_kind["services"])
+    return config
