@@ -13,13 +13,36 @@ its time, and typing.NamedTuple about half as much.
 
 from __future__ import annotations
 
-import argparse
 import importlib
 import os
 import sys
+from types import SimpleNamespace
 
 from tray.cli.output import print_err, survive_any_code_page
 from tray.core.errors import TrayError, UsageError
+
+# What a `credential_process` line or `eval "$(sso-tray export P)"` runs, many times a day, is read without
+# argparse: its import, gettext's look for a translation and the terminal-size query each add_argument makes
+# come to a fifth of an `export` answered from the cache. Each command's values when only PROFILE (and
+# export's --format) is given; tests/test_cli_parser.py holds them to what the parser reads.
+_PLAIN_DEFAULTS = {
+    "export": {"func": "roles.cmd_export", "format": None, "copy": False, "sso_session": None, "duration": None},
+    "credential-process": {"func": "roles.cmd_credential_process", "sso_session": None},
+}
+
+
+def plain_args(argv: list[str]) -> SimpleNamespace | None:
+    """`export PROFILE [--format F]` or `credential-process PROFILE` read as the parser reads them; None for
+    anything else (another command, another flag, a value starting with `-`), which the parser then reads."""
+    defaults = _PLAIN_DEFAULTS.get(argv[0]) if argv else None
+    if defaults is None or len(argv) not in (2, 4) or argv[1].startswith("-"):
+        return None
+    args = SimpleNamespace(command=argv[0], profile=argv[1], **defaults)
+    if len(argv) == 4:
+        if argv[0] != "export" or argv[2] != "--format" or argv[3].startswith("-"):
+            return None
+        args.format = argv[3]
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,8 +53,8 @@ def main(argv: list[str] | None = None) -> int:
 
         return answer(argv[1:])
     if argv and argv[0] == "simulator":  # its own parser owns every flag after the word
-        args = argparse.Namespace(func="desktop.cmd_simulator", simulator_args=argv[1:])
-    else:
+        args = SimpleNamespace(func="desktop.cmd_simulator", simulator_args=argv[1:])
+    elif (args := plain_args(argv)) is None:
         from tray.cli.parser import build_parser
 
         # everything after exec's `--` is the command's own, flags included: argparse never sees it
