@@ -6,10 +6,12 @@ it); the engine then reads config, tokens and caches and the icon and menu follo
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
 import threading
+from collections.abc import Iterator
 from typing import Callable
 
 from tray.core.files import paths
@@ -84,6 +86,23 @@ def choose_backend(bus: bool) -> tuple[str | None, str | None]:
     if has_gtk:
         return "gtk", None
     return "xorg", NO_MENU_HELP
+
+
+@contextlib.contextmanager
+def _gtk_without_gl() -> Iterator[None]:
+    """GTK 3 on X11 sets up OpenGL as it opens the display, to pick visuals for GL drawing that a tray icon
+    and its menu never do: the GL driver loads (Mesa's llvmpipe brings all of LLVM), 45 of the tray's
+    137 MiB on a virtual display here. `GDK_GL=disable` turns that off; GTK reads it once, when it starts,
+    so it is set only while GTK starts and the programs the tray runs (the browser) do not inherit it.
+    A GDK_GL of the person's own is left as it is."""
+    if not sys.platform.startswith("linux") or "GDK_GL" in os.environ:
+        yield
+        return
+    os.environ["GDK_GL"] = "disable"
+    try:
+        yield
+    finally:
+        del os.environ["GDK_GL"]
 
 
 def _without_dbus_notifications() -> None:
@@ -200,7 +219,9 @@ class TrayApp:
         self.backend = backend
         try:
             import PIL  # noqa: F401  first: pystray reports a missing Pillow as "this platform is not supported"
-            import pystray
+
+            with _gtk_without_gl():
+                import pystray  # starts GTK on Linux
         except ModuleNotFoundError as e:  # installed without the `tray` extra (pystray, Pillow)
             missing = {"PIL": "Pillow"}.get((e.name or "pystray").split(".")[0], e.name)
             raise AwsError(f"the tray needs {missing}, which is not installed: pipx install 'sso-tray[tray]'"
