@@ -21,7 +21,8 @@ ICON_PRIORITY = (ERROR, SIGNING_IN, EXPIRED, EXPIRING, VALID, SIGNED_OUT)
 EXPIRING_WITHIN = timedelta(minutes=30)  # "expiring soon" below this much time left
 
 
-@dataclass(frozen=True)
+# slots: a tray with thousands of accounts holds one of these per role (and per account)
+@dataclass(frozen=True, slots=True)
 class RoleView:
     profile: str  # what `sso-tray export PROFILE` takes: a configured name or ACCOUNT_ID/ROLE_NAME
     account_id: str
@@ -30,7 +31,7 @@ class RoleView:
     session: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class AccountView:
     account_id: str
     name: str

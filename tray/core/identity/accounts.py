@@ -11,7 +11,8 @@ import json
 import threading
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -21,18 +22,19 @@ from tray.core.files import paths
 from tray.core.identity.config import SsoSession
 from tray.core.credentials import format_time, parse_time, utcnow
 from tray.core.errors import AwsError
-from tray.core.files.fileio import write_json
+from tray.core.files.fileio import atomic_write
 from tray.core.identity.ratelimit import AdaptiveRateLimiter, backoff_delay
 from tray.core.identity.tokens import Token
 
 WORKERS = 32
+PENDING_PER_WORKER = 2
 PAGE_SIZE = 100
 MAX_ATTEMPTS = 10
 THROTTLE_CODES = ("TooManyRequestsException", "ThrottlingException")
 CACHE_VERSION = 1
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # one per account, thousands in a tray
 class Account:
     account_id: str
     name: str
@@ -89,7 +91,9 @@ def read_cache(session: SsoSession) -> Discovery | None:
 
 
 def write_cache(session: SsoSession, discovery: Discovery) -> None:
-    write_json(cache_path(session), discovery.to_cache())
+    # compact: json's C encoder does not indent, and the Python one it falls back to for an indent builds
+    # the text of thousands of accounts from a list of small strings (time, and a tray's memory peak)
+    atomic_write(cache_path(session), json.dumps(discovery.to_cache(), separators=(",", ":")), mode=0o600)
 
 
 class _Caller:
@@ -147,11 +151,19 @@ def discover(session: SsoSession, token: Token, *, workers: int = WORKERS, limit
         roles = [r["roleName"] for page in caller.pages("list_account_roles", "roleList", accountId=info["accountId"]) for r in page]
         return Account(info["accountId"], info.get("accountName") or info["accountId"], info.get("emailAddress", ""), tuple(roles))
 
+    accounts: list[Account] = []
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="discover") as pool:
-        # the roles of a page's accounts are fetched while the next page of accounts is listed
+        # the roles of a page's accounts are fetched while the next page of accounts is listed; at most
+        # PENDING_PER_WORKER accounts per worker wait their turn (each waiting one holds a Future of about
+        # a kilobyte: thousands of them at once were most of a tray's memory peak)
+        pending: deque[Future] = deque()
         try:
-            pending = [pool.submit(roles_of, info) for page in caller.pages("list_accounts", "accountList") for info in page]
-            accounts = [f.result() for f in pending]
+            for page in caller.pages("list_accounts", "accountList"):
+                for info in page:
+                    if len(pending) >= workers * PENDING_PER_WORKER:
+                        accounts.append(pending.popleft().result())
+                    pending.append(pool.submit(roles_of, info))
+            accounts += [f.result() for f in pending]
         except BaseException:
             pool.shutdown(cancel_futures=True)  # one failure fails the discovery: no more calls
             raise
