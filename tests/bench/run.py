@@ -31,9 +31,10 @@ LEGACY_URL = "https://bench-legacy.awsapps.com/start"
 
 
 class World:
-    """A throw-away HOME signed in to the simulator (sso-session and legacy), as a user would have it."""
+    """A throw-away HOME signed in to the simulator (sso-session and, unless `legacy` is False, a legacy
+    profile's session on the same directory), as a user would have it."""
 
-    def __init__(self, accounts: int = 300, roles: int = 2, latency: float = 0.0):
+    def __init__(self, accounts: int = 300, roles: int = 2, latency: float = 0.0, legacy: bool = True):
         from tray.simulator import Simulator, SimulatorOptions
         from tray.simulator.directory import Directory
 
@@ -47,15 +48,15 @@ class World:
         first = Directory(self.sim.options).accounts[0]
         self.account, self.role = first.account_id, first.roles[0]
         (self.home / ".aws").mkdir()
-        (self.home / ".aws/config").write_text(
-            f"[sso-session bench]\nsso_start_url = {START_URL}\nsso_region = us-east-1\n\n"
-            f"[profile p]\nsso_session = bench\nsso_account_id = {self.account}\nsso_role_name = {self.role}\nregion = us-east-1\n\n"
-            f"[profile legacy]\nsso_start_url = {LEGACY_URL}\nsso_region = us-east-1\nsso_account_id = {self.account}\n"
-            f"sso_role_name = {self.role}\nregion = us-east-1\n"
-        )
-        self._sign_in()
+        config = (f"[sso-session bench]\nsso_start_url = {START_URL}\nsso_region = us-east-1\n\n"
+                  f"[profile p]\nsso_session = bench\nsso_account_id = {self.account}\nsso_role_name = {self.role}\nregion = us-east-1\n")
+        if legacy:
+            config += (f"\n[profile legacy]\nsso_start_url = {LEGACY_URL}\nsso_region = us-east-1\nsso_account_id = {self.account}\n"
+                       f"sso_role_name = {self.role}\nregion = us-east-1\n")
+        (self.home / ".aws/config").write_text(config, encoding="utf-8")
+        self._sign_in(legacy)
 
-    def _sign_in(self) -> None:
+    def _sign_in(self, legacy: bool) -> None:
         saved = dict(os.environ)
         os.environ.clear()
         os.environ.update(self.env)
@@ -66,7 +67,8 @@ class World:
             config = AwsConfig.load()
             fetch = lambda url: urllib.request.urlopen(url, timeout=30).read()  # noqa: E731
             login(config.session("bench"), SignInOptions(opener=fetch))
-            login(config.profile("legacy").session, SignInOptions(opener=fetch))
+            if legacy:
+                login(config.profile("legacy").session, SignInOptions(opener=fetch))
         finally:
             os.environ.clear()
             os.environ.update(saved)
@@ -123,6 +125,9 @@ def credentials_scenarios(runs: int) -> list[Result]:
             results.append(repeat(tag + " (legacy)", "sso-tray", [*SSO_TRAY, "export", "legacy"], world.env, runs))
             if peer("aws-sso-util"):
                 results.append(repeat(tag + " (legacy)", "aws-sso-util", [peer("aws-sso-util"), "credential-process", "--profile", "legacy"], world.env, runs))
+            tag = f"1a credential-process, creds cached, {lat}"
+            results.append(repeat(tag, "sso-tray", [*SSO_TRAY, "credential-process", "p"], world.env, runs))
+            results.append(repeat(tag, "botocore", [PY, "-c", BOTOCORE_CREDS, "p"], world.env, runs))
             # (b) nothing cached
             tag = f"1b export, nothing cached, {lat}"
             results.append(repeat(tag, "sso-tray", [*SSO_TRAY, "export", "p"], world.env, runs, before=world.clear_role_cache))
@@ -243,7 +248,7 @@ def credfile_scenario() -> list[Result]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=10)
-    parser.add_argument("--only", choices=["credentials", "discovery", "growth", "credfile", "tray", "menu", "nativemenu"], action="append")
+    parser.add_argument("--only", choices=["credentials", "discovery", "growth", "credfile", "tray", "memory", "menu", "nativemenu"], action="append")
     parser.add_argument("--json", default=str(ROOT / "artifacts" / "bench.json"))
     parser.add_argument("--no-peers", action="store_true", help="measure sso-tray alone")
     args = parser.parse_args()
@@ -251,12 +256,16 @@ def main() -> int:
     PEERS = not args.no_peers
     groups = {"credentials": credentials_scenarios, "discovery": discovery_scenarios, "growth": growth_scenarios}
     results: list[Result] = []
-    for name in args.only or ["credentials", "discovery", "growth", "credfile", "tray", "menu", "nativemenu"]:
+    for name in args.only or ["credentials", "discovery", "growth", "credfile", "tray", "memory", "menu", "nativemenu"]:
         print(f"running {name} …", file=sys.stderr, flush=True)
         if name == "tray":
             from tray_bench import tray_scenarios  # needs the virtual desktop's programs (scripts/bootstrap)
 
             results += tray_scenarios(args.runs)
+        elif name == "memory":
+            from tray_bench import memory_scenarios  # the same virtual desktop
+
+            results += memory_scenarios()
         elif name == "menu":
             from menu_bench import menu_scenarios  # the same virtual desktop
 
