@@ -1,4 +1,4 @@
-"""The AWS config, read with botocore's loader: sessions, legacy profiles, and clear errors."""
+"""The AWS config, read as botocore reads it (tray.core.identity.config.read_config): sessions, legacy profiles, and clear errors."""
 
 import hashlib
 
