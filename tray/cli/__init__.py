@@ -26,7 +26,7 @@ from tray.core.errors import TrayError, UsageError
 # come to a fifth of an `export` answered from the cache. Each command's values when only PROFILE (and
 # export's --format) is given; tests/test_cli_parser.py holds them to what the parser reads.
 _PLAIN_DEFAULTS = {
-    "export": {"func": "roles.cmd_export", "format": None, "copy": False, "sso_session": None, "duration": None},
+    "export": {"func": "roles.cmd_export", "format": None, "copy": False, "refreshing": False, "sso_session": None, "duration": None},
     "credential-process": {"func": "roles.cmd_credential_process", "sso_session": None},
 }
 
