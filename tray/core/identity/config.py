@@ -166,11 +166,11 @@ class AwsConfig:
 
 def _session_from_section(path: Path, name: str, values: dict, where: str | None = None, legacy: bool = False) -> SsoSession:
     """The session a section describes; one it cannot be carries its `problem` instead of failing the config."""
-    from tray.core.identity import startregion
-
     where = where or f"{path}: [sso-session {name}]"
     start_url = values.get("sso_start_url") or ""
     region = values.get("sso_region") or None
+    if region is None:  # only then: a cached `export` of a session with its sso_region loads no more than it needs
+        from tray.core.identity import startregion
     scopes = tuple(s.strip() for s in values.get("sso_registration_scopes", "").split(",") if s.strip())
     if legacy:  # botocore reads no registration scopes for a legacy profile
         scopes, registration_scopes = (), None
