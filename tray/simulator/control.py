@@ -5,6 +5,7 @@ GET  /_sim/options  the options as JSON
 POST /_sim/options  a JSON object of options to change; 400 naming a bad one (nothing changed then)
 POST /_sim/reset    clear the counters
 POST /_sim/revoke   end every session (all tokens stop working)
+POST /_sim/forget-clients  forget every client registration (sign-ins with a cached one are refused)
 GET  /_sim/pending  {"user_codes": [...]} device codes awaiting approval
 POST /_sim/approve  {"user_code": "ABCD-EFGH", "allow": true} -> {"found": bool} (404 when not found)
 POST /_sim/advance  {"seconds": N} ages everything the simulator issued
@@ -45,6 +46,9 @@ def answer(handler: Handler, method: str, path: str) -> None:
         reply(200, {})
     elif (method, path) == ("POST", "/_sim/revoke"):
         sim.revoke_all_tokens()
+        reply(200, {})
+    elif (method, path) == ("POST", "/_sim/forget-clients"):
+        sim.forget_clients()
         reply(200, {})
     elif (method, path) == ("GET", "/_sim/pending"):
         reply(200, {"user_codes": sim.pending_device_codes()})

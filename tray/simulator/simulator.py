@@ -129,6 +129,10 @@ class Simulator:
         """End every sign-in session: all access and refresh tokens stop working."""
         self.store.revoke_all_tokens()
 
+    def forget_clients(self) -> None:
+        """Forget every client registration: the next sign-in with a cached one is refused."""
+        self.store.forget_clients()
+
     def issued_credentials(self, access_key_id: str) -> bool:
         """Whether GetRoleCredentials handed out this access key id."""
         return self.federation.is_issued(access_key_id)

@@ -357,6 +357,12 @@ class IdentityStore:
             for session in self._t.sessions.values():
                 session.revoked = True
 
+    def forget_clients(self) -> None:
+        """Forget every client registration, as Identity Center may: authorize then answers 400 and the
+        OIDC calls InvalidClientException (renewals too); access tokens already issued keep working."""
+        with self._lock:
+            self._t.clients.clear()
+
     # -- housekeeping -------------------------------------------------------------------------
 
     def _purge(self) -> None:

@@ -17,6 +17,8 @@ import html
 import secrets
 import threading
 import time
+import urllib.error
+import urllib.request
 import webbrowser
 from dataclasses import dataclass
 from datetime import datetime
@@ -153,13 +155,14 @@ def _peek(session: SsoSession) -> Token | None:
 # --- client registration ---------------------------------------------------------------------------
 
 
-def _registration(session: SsoSession, oidc, grant: str, now: datetime) -> Registration:
-    """The cached client registration if it is valid and can do `grant`, else a new one that replaces it
-    (the AWS CLI v2 shares the file between its two flows and decides the same way)."""
+def _registration(session: SsoSession, oidc, grant: str, now: datetime, forgotten: bool = False) -> tuple[Registration, bool]:
+    """(the cached client registration, False) if it is valid and can do `grant`, else (a new one that
+    replaces it, True) (the AWS CLI v2 shares the file between its two flows and decides the same way).
+    `forgotten`: the server no longer knows the cached one (it may forget a client before its expiry)."""
     path = registration_cache_path(session)
     reg = read_registration(path)
-    if reg is not None and reg.is_valid(now) and reg.can_do(grant):
-        return reg
+    if reg is not None and reg.is_valid(now) and reg.can_do(grant) and not forgotten:
+        return reg, False
     kwargs = {"clientName": f"botocore-client-{session.name}" if not session.legacy else f"botocore-client-{int(now.timestamp())}", "clientType": "public"}
     if grant == "authorization_code":
         kwargs.update(grantTypes=list(PKCE_GRANTS), redirectUris=[REDIRECT_URI], issuerUrl=session.issuer, scopes=list(session.scopes))
@@ -175,7 +178,7 @@ def _registration(session: SsoSession, oidc, grant: str, now: datetime) -> Regis
         grant_types=tuple(kwargs.get("grantTypes", ())),
     )
     write_registration(path, reg)
-    return reg
+    return reg, True
 
 
 def _open(url: str, options: SignInOptions, what: str) -> None:
@@ -283,22 +286,31 @@ class _Callback:
 
 def _pkce_flow(session: SsoSession, options: SignInOptions) -> Token:
     oidc = aws.client("sso-oidc", session.region)
-    reg = _registration(session, oidc, "authorization_code", options.clock())
+    reg, fresh = _registration(session, oidc, "authorization_code", options.clock())
     verifier = secrets.token_urlsafe(64)
     challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode("ascii")).digest()).rstrip(b"=").decode("ascii")
     state = secrets.token_urlsafe(24)
     callback = _Callback(state)
     try:
-        query = urlencode({
-            "response_type": "code",
-            "client_id": reg.client_id,
-            "redirect_uri": callback.redirect_uri,
-            "state": state,
-            "code_challenge_method": "S256",
-            "scopes": " ".join(session.scopes),
-            "code_challenge": challenge,
-        })
-        _open(f"{oidc.meta.endpoint_url.rstrip('/')}/authorize?{query}", options, "sign-in")
+        def authorize_url(client_id: str) -> str:
+            query = urlencode({
+                "response_type": "code",
+                "client_id": client_id,
+                "redirect_uri": callback.redirect_uri,
+                "state": state,
+                "code_challenge_method": "S256",
+                "scopes": " ".join(session.scopes),
+                "code_challenge": challenge,
+            })
+            return f"{oidc.meta.endpoint_url.rstrip('/')}/authorize?{query}"
+
+        url = authorize_url(reg.client_id)
+        # a cached registration the server has forgotten: the browser would show an error page and never
+        # come back, so it is asked first, and replaced when refused (a fresh one needs no asking)
+        if not fresh and _client_refused(url):
+            reg, _ = _registration(session, oidc, "authorization_code", options.clock(), forgotten=True)
+            url = authorize_url(reg.client_id)
+        _open(url, options, "sign-in")
         deadline = time.monotonic() + options.timeout
         while not callback.done.is_set():
             left = deadline - time.monotonic()
@@ -322,15 +334,40 @@ def _pkce_flow(session: SsoSession, options: SignInOptions) -> Token:
     return token_from_response(session, response, now, reg)
 
 
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None  # the redirect is the browser's to follow: it goes on to sign the person in
+
+
+def _client_refused(authorize_url: str) -> bool:
+    """The authorize page refuses the client outright (400 `invalid_client`: the server has forgotten the
+    registration); asked without following its redirect, so nothing is signed in by asking. Any other
+    answer, or none, leaves the question to the browser."""
+    try:
+        with urllib.request.build_opener(_NoRedirect).open(authorize_url, timeout=10):
+            return False
+    except urllib.error.HTTPError as e:
+        return e.code in (400, 401)
+    except OSError:
+        return False
+
+
 # --- the device authorization flow ----------------------------------------------------------------
 
 
 def _device_flow(session: SsoSession, options: SignInOptions) -> Token:
     oidc = aws.client("sso-oidc", session.region)
     grant = "device_code"
-    reg = _registration(session, oidc, grant, options.clock())
+    reg, _ = _registration(session, oidc, grant, options.clock())
     with aws.translate_errors(f"starting the sign-in to {session.name}"):
-        auth = oidc.start_device_authorization(clientId=reg.client_id, clientSecret=reg.client_secret, startUrl=session.issuer)
+        try:
+            auth = oidc.start_device_authorization(clientId=reg.client_id, clientSecret=reg.client_secret, startUrl=session.issuer)
+        except Exception as e:
+            if aws.error_code(e) != "InvalidClientException":
+                raise
+            # the server has forgotten the cached registration (before its expiry): once more, with a new one
+            reg, _ = _registration(session, oidc, grant, options.clock(), forgotten=True)
+            auth = oidc.start_device_authorization(clientId=reg.client_id, clientSecret=reg.client_secret, startUrl=session.issuer)
     url = auth.get("verificationUriComplete") or auth["verificationUri"]
     _open(url, options, "device sign-in")
     # the verification page no longer carries the code in its URL: the person types or pastes it there
