@@ -64,3 +64,19 @@ def test_an_unreadable_settings_path_is_left_alone(home):
     with pytest.raises(ConfigError):
         Settings().save()
     assert path.is_dir() and not path.with_name("settings.json.bad").exists()
+
+
+def test_entries_of_the_wrong_kind_are_dropped_one_by_one_and_named(home):
+    text = json.dumps({"pinned": [{"profile": "dev-admin"}, "dev-read"], "warn_minutes": [30, "ten", 2, True],
+                       "notifications": "yes", "clear_clipboard_after": 30, "newer_setting": {"x": 1}})
+    path = write_settings(text)
+    settings, problem = Settings.load_checked()
+    assert settings.pinned == ["dev-read"] and settings.warn_minutes == [30, 2]
+    assert settings.notifications is True and settings.clear_clipboard_after == 30  # the default; the good one kept
+    assert problem.startswith(str(path)) and "pinned (1 of 2 entries)" in problem and "notifications" in problem
+    assert "newer_setting" not in problem and "\n" not in problem
+    with pytest.raises(ConfigError):
+        Settings.load()  # strict: a file like this is kept as a copy before it is ever saved over
+    assert Settings().save() == path.with_name("settings.json.bad")
+    write_settings(json.dumps({"warn_minutes": ["ten"]}))
+    assert Settings.load_checked()[0].warn_minutes == [30, 10, 2]  # none good: the defaults, not no warnings at all
