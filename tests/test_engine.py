@@ -185,7 +185,7 @@ def test_silent_renewal_happens_inside_its_window_and_never_warns(engine_for, ss
     set_expiry(home, clock() + timedelta(hours=1))
     engine = engine_for(clock)
     engine.load()
-    renew_at = engine.scheduler.deadline("session:dev:renew")
+    renew_at = engine.scheduler.deadline(("renew", "dev"))
     expires = engine.state.sessions[0].expires_at
     # before the first warning (30 min) and inside botocore's 15-minute window would also do
     assert expires - timedelta(minutes=32) <= renew_at <= expires - timedelta(minutes=30)
@@ -207,7 +207,7 @@ def test_pinned_profile_is_rewritten_before_it_expires(engine_for, sso_env, home
     creds_file = home / ".aws" / "credentials"
     first = creds_file.read_text()
     assert "[dev-admin]" in first
-    when = engine.scheduler.deadline("session:dev:pin:dev-admin")
+    when = engine.scheduler.deadline(("pin", "dev", "dev-admin"))
     assert timedelta(minutes=39) <= when - clock() <= timedelta(minutes=41)
     clock.now = when
     due(engine)
@@ -224,7 +224,7 @@ def test_pinned_profile_that_cannot_be_refreshed_is_notified(engine_for, sso_env
     engine.load()
     engine.toggle_pinned("dev-admin").result(timeout=30)
     sso_env.revoke_all_tokens()
-    clock.now = engine.scheduler.deadline("session:dev:pin:dev-admin")
+    clock.now = engine.scheduler.deadline(("pin", "dev", "dev-admin"))
     due(engine)
     assert engine.wait_idle()
     assert engine.notifier.shown and engine.notifier.shown[-1] == "dev-admin can no longer be kept fresh"
@@ -239,15 +239,14 @@ def test_network_fault_is_an_error_and_recovers(engine_for, sso_env, home):
     engine.refresh_accounts("dev").result(timeout=60)
     s = engine.state.sessions[0]
     assert s.state == "error" and "cannot reach" in s.problem
-    # no loop of failures: one retry, after a backoff, and nothing else due before it
-    retry_at = engine.scheduler.deadline("retry:dev")
+    # no loop of failures: the listing is tried again after a backoff, and nothing else due before it
+    retry_at = engine.scheduler.deadline(("accounts", "dev"))
     assert timedelta(seconds=0.7) <= retry_at - clock() <= timedelta(seconds=1)
-    assert engine.scheduler.deadline("session:dev:accounts") is None
     assert due(engine) == []
     clock.advance(seconds=1)
     due(engine)
     assert engine.wait_idle()
-    assert engine.scheduler.deadline("retry:dev") - clock() >= timedelta(seconds=1.5)  # backing off
+    assert engine.scheduler.deadline(("accounts", "dev")) - clock() >= timedelta(seconds=1.5)  # backing off
     sso_env.start()
     clock.advance(seconds=3)
     due(engine)  # the retry, with backoff

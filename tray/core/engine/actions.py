@@ -9,11 +9,11 @@ the engine's records; the AWS call and the file or clipboard write run on a work
 from __future__ import annotations
 
 from concurrent.futures import Future
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Callable
 
 from tray.core.credentials import RoleCredentials
-from tray.core.engine.record import file_signature
+from tray.core.engine.record import PIN, file_signature
 from tray.core.engine.state import clock_time
 from tray.core.engine.view import default_format
 from tray.core.errors import NotSignedIn, TrayError
@@ -23,6 +23,9 @@ from tray.core.identity.profiles import RoleProfile
 from tray.core.identity.sessions import VALID as STATUS_VALID
 
 PIN_MARGIN = timedelta(minutes=20)  # rewrite pinned credentials this long before they expire
+# Role credentials may live shorter than that margin: then they are rewritten at half their life, and
+# never sooner than this after the last write, so short-lived ones cannot make a loop of AWS calls.
+PIN_EVERY_AT_MOST = timedelta(minutes=2)
 RECENT_MAX = 5
 
 
@@ -152,14 +155,13 @@ class CredentialActions:
             return None
         name = p.session.name
 
+        key = (PIN, name, profile)
+
         def failed(error: BaseException) -> None:
             if not isinstance(error, TrayError):
                 raise error
             # tried again with backoff, and said once, not at every try
-            n = self._pin_failures[profile] = self._pin_failures.get(profile, 0) + 1
-            delay = min(self.retry_cap, self.retry_base * 2 ** min(n - 1, 16))
-            self._pin_retry[profile] = self.clock() + timedelta(seconds=delay)
-            if n == 1:
+            if self.backoff.failed(key) == 1:
                 title = f"{profile} can no longer be kept fresh"
                 if self.settings.notifications:
                     self.notifier.notify(title, str(error), {"sign-in": "Sign in again"}, lambda _a: self.sign_in(name))
@@ -167,12 +169,22 @@ class CredentialActions:
             self._schedule_session(name)
 
         def written() -> None:
-            self._pin_failures.pop(profile, None)
-            self._pin_retry.pop(profile, None)
+            self.backoff.succeeded(key)
+            self._pin_written[profile] = self.clock()
             self._schedule_session(name)
 
         # fresh credentials, not ones that are about to reach this same deadline again
         return self._write_credentials(profile, PIN_MARGIN + timedelta(minutes=1), on_error=failed, on_done=written)
+
+    def _pin_due(self, profile: str, now: datetime) -> datetime:
+        """When the pinned profile is next rewritten: PIN_MARGIN before its credentials expire, at half
+        their life when they live shorter, and never twice within PIN_EVERY_AT_MOST."""
+        creds = self._creds.get(profile)
+        if creds is None:
+            return now
+        written = min(self._pin_written.get(profile, now), creds.expiration)
+        life = creds.expiration - written
+        return max(now, creds.expiration - PIN_MARGIN, written + max(life / 2, PIN_EVERY_AT_MOST))
 
     def toggle_pinned(self, profile: str) -> Future:
         def toggle():

@@ -2,14 +2,18 @@
 
 One thread (the engine thread) holds the session records and is the only one that changes them. Menu
 clicks, timers, the file watcher and finished work all arrive as events on its queue and are applied one
-at a time; after each, a fresh State snapshot is published. Slow work (sign-in, AWS calls, the clipboard,
-file writes) runs on a small worker pool and posts its outcome back as an event, so no session is ever
-seen or left half-updated.
+at a time (`loop`); after each, a fresh State snapshot is published. Slow work (AWS calls, the clipboard,
+file writes) runs on a small worker pool, a sign-in on a thread of its own, and each posts its outcome back
+as an event, so no session is ever seen or left half-updated. What falls due for a session is in `jobs`,
+the sign-ins in `signins`, the person's actions with credentials in `actions` (mixed into the class).
 
 What a session shows is derived from the files plus what the engine itself is doing: the token cache file
 is read again whenever it changes (another `sso-tray login`, `aws sso login`, a renewal elsewhere, a
 sign-out in a terminal), the AWS config and the settings likewise; the engine adds only what no file says
-(a sign-in under way, a fault being retried, a refresh token that was refused).
+(a sign-in under way, a fault being retried, a refresh token that was refused). Files that other
+programs write in place are trusted when they parse and are plausible: a config that suddenly lost or
+changed sessions is read again at the next look before they are dropped (it may be half-written); a
+settings file is used entry by entry, and what it holds of the wrong kind is named in the menu.
 
 Every second the engine thread looks at the files (cheap: a stat of the config and settings, the token
 files' bytes) and at the wall clock against the monotonic one: a jump (the laptop slept, the clock was
@@ -20,36 +24,33 @@ one notification and pinned profiles are rewritten.
 from __future__ import annotations
 
 import logging
-import random
 import threading
 import time
 from concurrent.futures import Future, TimeoutError as FutureTimeout
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Callable, Protocol
 
 from tray.core.credentials import RoleCredentials, utcnow
-from tray.core.engine.actions import PIN_MARGIN, CredentialActions
+from tray.core.engine.actions import CredentialActions
 from tray.core.engine.signins import SignIns
-from tray.core.engine.loop import EventLoop, describe_error
-from tray.core.engine.record import SessionRecord, file_signature
+from tray.core.engine.jobs import Jobs
+from tray.core.engine.loop import EventLoop
+from tray.core.engine.record import ACCOUNTS, RENEW, Backoff, SessionRecord, file_signature, of_session
 from tray.core.engine.scheduler import Scheduler
-from tray.core.engine.state import State, clock_time, describe_left
+from tray.core.engine.state import State
 from tray.core.engine.view import build_state, rebuild_roles, same
-from tray.core.engine.warnings import due_warning, next_warning_time
-from tray.core.errors import NotSignedIn, TrayError
+from tray.core.errors import TrayError
 from tray.core.files.settings import Settings, settings_path
 from tray.core.identity import accounts
 from tray.core.identity.config import AwsConfig
 from tray.core.identity.profiles import RoleProfile
-from tray.core.identity.sessions import VALID as STATUS_VALID
 from tray.core.identity.tokens import CorruptTokenCache, read_token
 
 log = logging.getLogger(__name__)
 
-ACCOUNT_REFRESH = timedelta(hours=1)
-TICK = timedelta(minutes=1)
 WATCH_INTERVAL = 1.0  # seconds between looks at the files (SPEC §7: changes shown within 5 s)
 CLOCK_JUMP = 30.0  # seconds the wall clock may drift from the monotonic one before it counts as a sleep
+LOOK_AGAIN = "look again"  # a file signature no file has: the next look reads the file again
 
 
 class Notifier(Protocol):
@@ -65,7 +66,7 @@ class NoNotifier:
         pass
 
 
-class Engine(SignIns, CredentialActions):
+class Engine(Jobs, SignIns, CredentialActions):
     def __init__(
         self,
         *,
@@ -86,7 +87,7 @@ class Engine(SignIns, CredentialActions):
         if copy is None:
             from tray.core.outlets.clipboard import copy_secret as copy
         self._copy = copy
-        self.retry_base, self.retry_cap = retry_base, retry_cap
+        self.backoff = Backoff(clock, retry_base, retry_cap)
         self.watch_interval = watch_interval
         self._listeners: list[Callable[[State], None]] = []
         self.config: AwsConfig | None = None
@@ -96,9 +97,9 @@ class Engine(SignIns, CredentialActions):
         self._sessions: dict[str, SessionRecord] = {}
         self._roles: dict[str, RoleProfile] = {}
         self._creds: dict[str, RoleCredentials] = {}
-        self._pin_failures: dict[str, int] = {}
-        self._pin_retry: dict[str, datetime] = {}  # a pinned profile whose rewrite failed: not before then
+        self._pin_written: dict[str, datetime] = {}  # when each pinned profile was last written
         self._files: dict[str, object] = {}  # config and settings: what they looked like when read
+        self._config_doubted: tuple | None = None  # (the signature of) a config that lost sessions, seen once
         self._last_clock: tuple[datetime, float] | None = None
         self.message: str | None = None  # the last action's outcome, shown in the menu and on the finder page
         self.message_failed = False
@@ -112,9 +113,10 @@ class Engine(SignIns, CredentialActions):
         """Apply `fn(*args)` on the engine thread, after every event posted before it."""
         return self._loop.post(fn, *args)
 
-    def _work(self, work: Callable[[], object], then: Callable[[object, BaseException | None], object]) -> Future:
-        """Run `work()` on a worker; its outcome comes back as the event `then(result, error)`."""
-        return self._loop.work(work, then)
+    def _work(self, work: Callable[[], object], then: Callable[[object, BaseException | None], object],
+              own_thread: bool = False) -> Future:
+        """Run `work()` on a worker (or a thread of its own); its outcome comes back as the event `then(result, error)`."""
+        return self._loop.work(work, then, own_thread)
 
     def wait_idle(self, timeout: float = 60.0) -> bool:
         """Wait until no event is queued or running and no work is under way. True if idle."""
@@ -196,9 +198,8 @@ class Engine(SignIns, CredentialActions):
 
     def _load_settings(self) -> None:
         self._files["settings"] = file_signature(settings_path())
-        try:
-            self.settings = Settings.load()
-            self.settings_problem = None
+        try:  # entries of the wrong kind are dropped and named in the menu; the rest is used
+            self.settings, self.settings_problem = Settings.load_checked()
         except TrayError as e:  # keep what is in memory; the file is kept until the person changes a setting
             self.settings_problem = str(e)
 
@@ -206,18 +207,27 @@ class Engine(SignIns, CredentialActions):
         from tray.core.files import paths
 
         path = paths.aws_config_file()
-        self._files["config"] = file_signature(path)
+        seen = self._files["config"] = file_signature(path)
         try:
-            self.config = AwsConfig.load()
-            # a profile that cannot be used fails alone now (its sessions work): the menu still says why
-            self.config_problem = "; ".join(self.config.broken.values()) or None
+            config = AwsConfig.load()
+            # a profile that cannot be used fails alone (its sessions work): the menu still says why
+            problem = "; ".join(config.broken.values()) or None
         except TrayError as e:
-            self.config_problem = str(e)
-            if self.config is not None and path.is_file():
-                # a typo while the file is edited: keep the sessions the last good config had (their
-                # warnings given, sign-ins under way) and show the problem until it parses again
-                return
-            self.config = None
+            config, problem = None, str(e)
+        if config is None and self.config is not None and path.is_file():
+            # a typo while the file is edited: keep the sessions the last good config had (their
+            # warnings given, sign-ins under way) and show the problem until it parses again
+            self.config_problem = problem
+            return
+        if self.config is not None and self._config_doubted != (seen,) and any(
+                config is None or config.sessions.get(name) != s.session for name, s in self._sessions.items()):
+            # sessions gone or changed: editors and `aws configure set` write the file in place, so this may
+            # be a moment of an empty or half-written file. Believed only if the next look finds it the same.
+            self._config_doubted = (seen,)
+            self._files["config"] = LOOK_AGAIN
+            return
+        self._config_doubted = None
+        self.config, self.config_problem = config, problem
         old = self._sessions
         self._sessions = {}
         for name, session in (self.config.sessions.items() if self.config else ()):
@@ -227,8 +237,8 @@ class Engine(SignIns, CredentialActions):
             self._sessions[name] = s
         for name, s in old.items():
             if self._sessions.get(name) is not s:
-                self.scheduler.cancel_prefix(f"session:{name}:")
-                self.scheduler.cancel(f"retry:{name}")
+                self.scheduler.cancel_where(of_session(name))
+                self.backoff.forget(of_session(name))
                 if s.signing_in is not None:
                     s.signing_in.set()
 
@@ -247,8 +257,9 @@ class Engine(SignIns, CredentialActions):
         if (token is None) != (s.token is None) or (token and s.token and token.access_token != s.token.access_token):
             # another token (signed in, renewed or signed out here or elsewhere): what was known of the
             # old one no longer applies
-            s.problem, s.error, s.failures, s.lifetime = None, False, 0, None
-            self.scheduler.cancel(f"retry:{s.session.name}")
+            s.problem, s.error, s.lifetime = None, False, None
+            self.backoff.succeeded((RENEW, s.session.name))
+            self.backoff.succeeded((ACCOUNTS, s.session.name))
             if token is None:
                 for profile in self._profiles_of(s.session.name):
                     self._creds.pop(profile, None)
@@ -290,102 +301,6 @@ class Engine(SignIns, CredentialActions):
     def _profiles_of(self, name: str) -> list[str]:
         return [p for p, r in self._roles.items() if r.session.name == name]
 
-    # --- scheduling ---------------------------------------------------------------------------
-
-    def _renewable(self, s: SessionRecord, now: datetime) -> bool:
-        return s.renewable(now)
-
-    def _reschedule_all(self) -> None:
-        for name in list(self._sessions):
-            self._schedule_session(name)
-        self._schedule_tick()
-
-    def _schedule_session(self, name: str) -> None:
-        s = self._sessions.get(name)
-        if s is None:
-            return
-        now = self.clock()
-        sched = self.scheduler
-        sched.cancel_prefix(f"session:{name}:")
-        t = s.token
-        if t is None:
-            return  # signed out: the file watcher notices a sign-in made elsewhere
-        valid = t.is_valid(now)
-        # renew before the first warning would be due, so that a renewable session never warns; renewable
-        # means at that time (the client registration may lapse before it)
-        renew_at = max(now, t.expires_at - self._renew_lead(s))
-        renewable = self._renewable(s, renew_at)
-        if valid:
-            sched.schedule(f"session:{name}:expire", t.expires_at, lambda: self._post(self._on_expiry, name))
-        if renewable and s.renewing is None and sched.deadline(f"retry:{name}") is None:
-            sched.schedule(f"session:{name}:renew", renew_at, lambda: self._post(self._renew, name))
-        if not valid:
-            return
-        if s.warned_for != t.expires_at:
-            s.warned, s.warned_for = set(), t.expires_at
-        if not renewable or s.error:  # warn only where no renewal is going to save the session
-            warn_at = next_warning_time(t.expires_at, self.settings.warn_minutes, now, s.warned)
-            if warn_at is not None:
-                sched.schedule(f"session:{name}:warn", warn_at, lambda: self._post(self._on_warning, name))
-        if sched.deadline(f"retry:{name}") is None and s.refreshing is None:  # after a fault, the retry decides
-            due = now if s.discovery is None else max(now, s.discovery.fetched_at + ACCOUNT_REFRESH)
-            sched.schedule(f"session:{name}:accounts", due, lambda: self._post(self._refresh_accounts, name))
-        for profile in self.settings.pinned:
-            p = self._roles.get(profile)
-            if p is not None and p.session.name == name:
-                creds = self._creds.get(profile)
-                when = now if creds is None else creds.expiration - PIN_MARGIN
-                when = max(now, when, self._pin_retry.get(profile, now))
-                sched.schedule(f"session:{name}:pin:{profile}", when, lambda prof=profile: self._post(self._write_pinned, prof))
-
-    def _renew_lead(self, s: SessionRecord) -> timedelta:
-        lead = timedelta(minutes=max(self.settings.warn_minutes, default=15) + 1)
-        return min(lead, s.lifetime / 2) if s.lifetime else lead
-
-    def _schedule_tick(self) -> None:
-        """Once a minute while a session is valid: the menu's "time left" text moves on."""
-        now = self.clock()
-        if any(s.status(now) == STATUS_VALID for s in self._sessions.values()):
-            self.scheduler.schedule("tick", now + TICK, lambda: self._post(self._tick))
-        else:
-            self.scheduler.cancel("tick")
-
-    def _tick(self) -> None:
-        self._schedule_tick()
-        self._publish(force=True)
-
-    def _retry_later(self, name: str, job: Callable[[], None]) -> None:
-        """Try `job` again after a fault, with exponential backoff and jitter (one retry per session)."""
-        s = self._sessions[name]
-        s.failures += 1
-        delay = min(self.retry_cap, self.retry_base * 2 ** min(s.failures - 1, 16)) * random.uniform(0.8, 1.0)
-        self.scheduler.schedule(f"retry:{name}", self.clock() + timedelta(seconds=delay), lambda: self._post(job))
-
-    def _on_expiry(self, name: str) -> None:
-        s = self._sessions.get(name)
-        if s is None:
-            return
-        self._read_token(s)
-        self._schedule_session(name)
-        self._schedule_tick()
-
-    def _on_warning(self, name: str) -> None:
-        s = self._sessions.get(name)
-        if s is None or s.token is None:
-            return
-        now = self.clock()
-        if s.token.is_valid(now) and s.warned_for == s.token.expires_at:
-            minutes = due_warning(s.token.expires_at, self.settings.warn_minutes, now, s.warned)
-            if minutes is not None and self.settings.notifications:
-                left = describe_left(s.token.expires_at - now)
-                self.notifier.notify(
-                    f"AWS session {name} expires in {left}",
-                    f"Sign in again to keep your AWS credentials working after {clock_time(s.token.expires_at)}.",
-                    {"sign-in": "Sign in again"},
-                    lambda _action, n=name: self.sign_in(n),
-                )
-        self._schedule_session(name)
-
     # --- actions (each returns a Future; failures become problems, never exceptions) ------------
 
     def _tell(self, message: str, failed: bool = False) -> None:
@@ -413,75 +328,3 @@ class Engine(SignIns, CredentialActions):
         if s is None:
             raise TrayError(f"there is no SSO session named {name} in the AWS config any more")
         return s
-
-    def _renew(self, name: str):
-        from tray.core.identity.sessions import renew
-
-        s = self._sessions.get(name)
-        if s is None or s.renewing is not None:
-            return s and s.renewing  # one renewal at a time: the one running goes on
-        if not self._renewable(s, self.clock()):
-            self._schedule_session(name)  # the warnings take over
-            return None
-        session, tried, window = s.session, s.token, self._renew_lead(s)
-        self.scheduler.cancel(f"retry:{name}")
-
-        def renewed(_token, error) -> None:
-            s = self._sessions.get(name)
-            if s is None or s.session != session:
-                return
-            s.renewing = None
-            self._read_token(s)
-            if isinstance(error, NotSignedIn):  # the refresh token no longer works: the session ends at expiry
-                if s.token is not None and s.token.access_token == tried.access_token:
-                    s.refused = tried.access_token
-                s.problem, s.error = f"cannot renew: {error}", False
-            elif error is not None:
-                s.problem, s.error = f"cannot renew: {describe_error(error)}", True
-                self._retry_later(name, lambda: self._renew(name))
-            elif s.token is not None and s.token.expires_at <= tried.expires_at:
-                # Identity Center ends a sign-in at its session duration: a renewal then gives no more time,
-                # so no more renewals; the warnings say when to sign in again
-                s.refused = s.token.access_token
-            elif s.token is not None:
-                # at least this long: it sets how early the next renewal starts (half of it at most)
-                s.lifetime = s.token.expires_at - self.clock()
-            self._schedule_session(name)
-            self._schedule_tick()
-
-        s.renewing = self._work(lambda: renew(session, self.clock(), window), renewed)
-        return s.renewing
-
-    def refresh_accounts(self, name: str) -> Future:
-        return self._post(self._refresh_accounts, name)
-
-    def _refresh_accounts(self, name: str):
-        s = self._sessions.get(name)
-        if s is not None and s.refreshing is not None:
-            return s.refreshing  # one listing at a time: the one running goes on
-        if s is None or s.token is None or not s.token.is_valid(self.clock()):
-            return None
-        session, token = s.session, s.token
-        self.scheduler.cancel(f"session:{name}:accounts")
-
-        def listed(discovery, error) -> None:
-            s = self._sessions.get(name)
-            if s is None or s.session != session:
-                return
-            s.refreshing = None
-            if isinstance(error, NotSignedIn):  # the portal rejects a token the file says is valid
-                self._read_token(s)
-                s.problem = str(error)
-                if s.token is not None and s.token.access_token == token.access_token:
-                    self._retry_later(name, lambda: self._refresh_accounts(name))  # not again at once
-            elif error is not None:
-                s.problem, s.error = describe_error(error), True
-                self._retry_later(name, lambda: self._refresh_accounts(name))
-            else:
-                s.discovery, s.problem, s.error, s.failures = discovery, None, False, 0
-                self._rebuild_roles()
-            self._schedule_session(name)
-
-        s.refreshing = self._work(lambda: accounts.discover(session, token, clock=self.clock), listed)
-        return s.refreshing
-

@@ -3,8 +3,13 @@
 Whoever wants something done posts an event (`post`); the loop thread applies events one at a time, in
 the order they were posted, and after each calls `after_event` (the engine publishes its snapshot there).
 Slow work (`work`) runs on a worker and comes back as an event, so whatever the work's outcome changes is
-changed on the loop thread too. Every call returns a Future that resolves once the event (and the work it
-started) has been applied; `wait_idle` waits until nothing is queued, running or under way.
+changed on the loop thread too; work that waits for a person (a sign-in waits for the browser up to ten
+minutes) runs on a thread of its own, so it never holds a worker that a renewal or a copy needs.
+
+Every call returns a Future that resolves once the event (and the work it started) has been applied, or
+once the loop has stopped, whichever comes first: always. `wait_idle` waits until nothing is queued,
+running or under way. Nothing an event does stops the loop: an exception while applying it or while
+publishing after it is logged and reported, and the next event is applied.
 """
 
 from __future__ import annotations
@@ -39,6 +44,9 @@ class EventLoop:
         self._events: queue.SimpleQueue = queue.SimpleQueue()
         self._busy = 0  # events queued or running, and work under way
         self._idle = threading.Condition()
+        # held while deciding whether the loop still takes an item and putting it on the queue, and by
+        # stop(): every item is put either before the stop marker (and then drained) or not at all
+        self._taking = threading.Lock()
         self.stopped = False
         self.thread = threading.Thread(target=self._run, name=name, daemon=True)
         self.thread.start()
@@ -61,17 +69,27 @@ class EventLoop:
         try:
             result = fn(*args)
         except TrayError as e:
-            self._on_error(str(e))
+            self._report(str(e))
             result = None
         except Exception as e:  # a bug: keep running, say something useful
             log.exception("event %s failed", getattr(fn, "__name__", fn))
-            self._on_error(describe_error(e))
+            self._report(describe_error(e))
             result = None
-        self._after_event()
+        try:
+            self._after_event()
+        except Exception as e:  # a bug while publishing: the picture is stale until the next event, no more
+            log.exception("publishing after event %s failed", getattr(fn, "__name__", fn))
+            self._report(describe_error(e))
         if isinstance(result, Future):  # the event started work: done when the work's outcome is applied
             result.add_done_callback(lambda f: settle(done, f))
         else:
             settle_value(done, result)
+
+    def _report(self, message: str) -> None:
+        try:
+            self._on_error(message)
+        except Exception:
+            log.exception("reporting a failed event failed")
 
     def _drain(self) -> None:
         """After stop(): what is still queued is not applied, but its futures resolve and it is counted off."""
@@ -87,13 +105,19 @@ class EventLoop:
     def post(self, fn, *args) -> Future:
         """Apply `fn(*args)` on the loop thread, after every event posted before it."""
         done: Future = Future()
-        if self.stopped:
+        if not self._put(done, fn, args):
             done.set_result(None)
-            return done
-        with self._idle:
-            self._busy += 1
-        self._events.put((done, fn, args))
         return done
+
+    def _put(self, done: Future, fn, args) -> bool:
+        """Queue an event and count it as busy; False (nothing queued) once the loop has stopped."""
+        with self._taking:
+            if self.stopped:
+                return False
+            with self._idle:
+                self._busy += 1
+            self._events.put((done, fn, args))
+            return True
 
     def _done_one(self) -> None:
         with self._idle:
@@ -101,9 +125,11 @@ class EventLoop:
             if self._busy == 0:
                 self._idle.notify_all()
 
-    def work(self, work: Callable[[], object], then: Callable[[object, BaseException | None], object]) -> Future:
-        """Run `work()` on a worker; its outcome comes back as the event `then(result, error)`.
-        The future resolves once that event has been applied."""
+    def work(self, work: Callable[[], object], then: Callable[[object, BaseException | None], object],
+             own_thread: bool = False) -> Future:
+        """Run `work()` on a worker (on a thread of its own with `own_thread`, for work that waits for a
+        person); its outcome comes back as the event `then(result, error)`. The future resolves once that
+        event has been applied."""
         done: Future = Future()
         with self._idle:
             self._busy += 1
@@ -113,12 +139,8 @@ class EventLoop:
                 outcome = (work(), None)
             except BaseException as e:  # noqa: BLE001 - handed to `then`, which decides
                 outcome = (None, e)
-            if self.stopped:
+            if not self._put(done, then, outcome):
                 settle_value(done, None)
-            else:
-                with self._idle:
-                    self._busy += 1
-                self._events.put((done, then, outcome))
             self._done_one()
 
         def cancelled(f) -> None:  # stop() dropped it before it ran
@@ -127,7 +149,10 @@ class EventLoop:
                 self._done_one()
 
         try:
-            self._pool.submit(run).add_done_callback(cancelled)
+            if own_thread:
+                threading.Thread(target=run, name="waits-for-a-person", daemon=True).start()
+            else:
+                self._pool.submit(run).add_done_callback(cancelled)
         except RuntimeError:  # stopping: the pool takes no more work
             self._done_one()
             done.set_result(None)
@@ -140,8 +165,9 @@ class EventLoop:
 
     def stop(self) -> None:
         """Apply nothing more; what is queued or under way resolves its future without being applied."""
-        self.stopped = True
-        self._events.put(_STOP)
+        with self._taking:
+            self.stopped = True
+            self._events.put(_STOP)
         self._pool.shutdown(wait=False, cancel_futures=True)
 
 

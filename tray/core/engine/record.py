@@ -4,10 +4,12 @@ writes it), and what the files it follows looked like when last read."""
 from __future__ import annotations
 
 import os
+import random
 import threading
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Callable, Hashable
 
 from tray.core.engine.state import AccountView
 from tray.core.identity import accounts
@@ -35,7 +37,6 @@ class SessionRecord:
     warned: set[int] = field(default_factory=set)
     warned_for: datetime | None = None  # the expiry the warnings above were given for
     lifetime: timedelta | None = None  # known when this tray signed in or renewed
-    failures: int = 0
     account_views: tuple[AccountView, ...] = ()
 
     def status(self, now: datetime) -> str:
@@ -49,6 +50,44 @@ class SessionRecord:
         client registration is still valid then."""
         t = self.token
         return bool(t and t.refreshable and t.registration_valid(now) and t.access_token != self.refused)
+
+
+# The kinds of scheduled job. A job's key is (kind, session name) — (PIN, session name, profile) for a
+# pinned profile, (TICK,) for the minute's tick — so no session's name can be taken for part of another's,
+# and each kind fails and backs off on its own: a listing that fails never delays a renewal.
+RENEW, ACCOUNTS, PIN, EXPIRE, WARN, TICK = "renew", "accounts", "pin", "expire", "warn", "tick"
+
+
+def of_session(name: str) -> Callable[[Hashable], bool]:
+    """Chooses the keys of one session's jobs (for Scheduler.cancel_where)."""
+    return lambda key: len(key) > 1 and key[1] == name
+
+
+class Backoff:
+    """Each job's failures in a row, and when it may be tried again: exponential, capped, with jitter."""
+
+    def __init__(self, clock: Callable[[], datetime], base: float, cap: float):
+        self.clock, self.base, self.cap = clock, base, cap
+        self._entries: dict[Hashable, tuple[int, datetime]] = {}
+
+    def failed(self, key: Hashable) -> int:
+        """Count a failure of `key`'s job; returns how many in a row."""
+        n = self._entries.get(key, (0, None))[0] + 1
+        delay = min(self.cap, self.base * 2 ** min(n - 1, 16)) * random.uniform(0.8, 1.0)
+        self._entries[key] = (n, self.clock() + timedelta(seconds=delay))
+        return n
+
+    def succeeded(self, key: Hashable) -> None:
+        self._entries.pop(key, None)
+
+    def forget(self, chosen: Callable[[Hashable], bool]) -> None:
+        for key in [k for k in self._entries if chosen(k)]:
+            del self._entries[key]
+
+    def not_before(self, key: Hashable, when: datetime) -> datetime:
+        """`when`, or later while `key`'s job is backing off."""
+        entry = self._entries.get(key)
+        return when if entry is None else max(when, entry[1])
 
 
 def file_signature(path) -> tuple | None:

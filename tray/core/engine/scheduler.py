@@ -4,6 +4,9 @@ Deadlines are wall-clock times. The thread never sleeps longer than a minute, an
 wall clock each time it wakes, so that after a laptop's sleep/resume everything that fell due runs
 once, within a minute of waking; when nothing is due it wakes at most once a minute.
 Time is a parameter: `run_due(now)` is what tests call with a fake clock.
+
+A job's key is any hashable value; the engine uses tuples (`("renew", session_name)`), so no name can be
+mistaken for the start of another's, whatever characters it holds.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 from datetime import datetime
-from typing import Callable
+from typing import Callable, Hashable
 
 from tray.core.credentials import utcnow
 
@@ -23,29 +26,30 @@ class Scheduler:
     def __init__(self, clock: Callable[[], datetime] = utcnow, max_sleep: float = MAX_SLEEP):
         self.clock = clock
         self.max_sleep = max_sleep
-        self._jobs: dict[str, tuple[datetime, Callable[[], None]]] = {}
+        self._jobs: dict[Hashable, tuple[datetime, Callable[[], None]]] = {}
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stopped = threading.Event()
         self._thread: threading.Thread | None = None
         self.wakeups = 0  # for tests and benchmarks: how often the thread woke
 
-    def schedule(self, key: str, when: datetime, job: Callable[[], None]) -> None:
+    def schedule(self, key: Hashable, when: datetime, job: Callable[[], None]) -> None:
         """Run `job` at `when` (replacing any job with the same key)."""
         with self._lock:
             self._jobs[key] = (when, job)
         self._wake.set()
 
-    def cancel(self, key: str) -> None:
+    def cancel(self, key: Hashable) -> None:
         with self._lock:
             self._jobs.pop(key, None)
 
-    def cancel_prefix(self, prefix: str) -> None:
+    def cancel_where(self, chosen: Callable[[Hashable], bool]) -> None:
+        """Cancel every job whose key is `chosen`."""
         with self._lock:
-            for key in [k for k in self._jobs if k.startswith(prefix)]:
+            for key in [k for k in self._jobs if chosen(k)]:
                 del self._jobs[key]
 
-    def deadline(self, key: str) -> datetime | None:
+    def deadline(self, key: Hashable) -> datetime | None:
         with self._lock:
             entry = self._jobs.get(key)
         return entry[0] if entry else None
@@ -54,7 +58,11 @@ class Scheduler:
         with self._lock:
             return min((when for when, _ in self._jobs.values()), default=None)
 
-    def run_due(self, now: datetime | None = None) -> list[str]:
+    def keys(self) -> list[Hashable]:
+        with self._lock:
+            return list(self._jobs)
+
+    def run_due(self, now: datetime | None = None) -> list[Hashable]:
         """Run every job whose time has come (each once), and return their keys."""
         now = now or self.clock()
         with self._lock:

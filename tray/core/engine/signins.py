@@ -32,7 +32,8 @@ class SignIns:
             token = login(session, SignInOptions(prompt=lambda m: None, cancel=cancel, clock=clock))
             return token.expires_at - started
 
-        s.sign_in_done = self._work(work, lambda lifetime, error: self._signed_in(name, cancel, lifetime, error))
+        # on a thread of its own: it waits for the browser, and renewals and copies must not wait for it
+        s.sign_in_done = self._work(work, lambda lifetime, error: self._signed_in(name, cancel, lifetime, error), own_thread=True)
         return s.sign_in_done
 
     def _signed_in(self, name: str, cancel: threading.Event, lifetime, error) -> None:
@@ -49,7 +50,7 @@ class SignIns:
         if error is not None:
             s.problem = describe_error(error)
             raise error
-        s.lifetime, s.error, s.failures, s.refused = lifetime, False, 0, None
+        s.lifetime, s.error, s.refused = lifetime, False, None
         self._tell(f"Signed in to {name}.")
 
     def cancel_sign_in(self, name: str) -> None:
