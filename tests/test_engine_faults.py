@@ -224,6 +224,16 @@ def test_a_pinned_profile_with_short_lived_credentials_is_rewritten_at_a_sane_pa
     assert "[dev-admin]" in written
 
 
+def test_a_pinned_profile_is_rewritten_at_a_sane_pace_when_this_clock_is_ahead_of_aws(make_engine, sso_env, home):
+    """Found by the soak: with this machine's clock 78 minutes ahead, credentials arrive already expired."""
+    engine, clock = signed_in(make_engine, sso_env)
+    engine.toggle_pinned("dev-admin").result(timeout=30)
+    clock.now += timedelta(minutes=78)  # this machine's clock only: AWS's does not move
+    before = sso_env.calls().get("GetRoleCredentials", 0)
+    walk(engine, clock, clock() + timedelta(minutes=30))
+    assert sso_env.calls().get("GetRoleCredentials", 0) - before <= 16
+
+
 # --- 8. stop() against posting and finishing work ----------------------------------------------------
 
 

@@ -182,8 +182,8 @@ class CredentialActions:
         creds = self._creds.get(profile)
         if creds is None:
             return now
-        written = min(self._pin_written.get(profile, now), creds.expiration)
-        life = creds.expiration - written
+        written = self._pin_written.get(profile, now)
+        life = max(creds.expiration - written, timedelta(0))  # none, when this clock runs ahead of AWS's
         return max(now, creds.expiration - PIN_MARGIN, written + max(life / 2, PIN_EVERY_AT_MOST))
 
     def toggle_pinned(self, profile: str) -> Future:
