@@ -100,6 +100,23 @@ def test_a_session_named_like_another_plus_a_colon_keeps_its_jobs(make_engine, s
     assert warnings_shown(engine) == []
 
 
+def test_a_clock_set_back_does_not_postpone_a_renewal_that_failed(make_engine, sso_env, home, monkeypatch):
+    """Found by the soak: a failed renewal's backoff was a wall-clock time, so setting the clock back by two
+    hours postponed the next try by two hours."""
+    engine, clock = signed_in(make_engine, sso_env)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SSO_OIDC", "http://127.0.0.1:9")  # OIDC away: the renewal fails
+    clock.advance(hours=72)  # asleep past the expiry
+    settle(engine)
+    due(engine)
+    assert engine.state.sessions[0].problem.startswith("cannot renew")
+    clock.now -= timedelta(minutes=142)  # this machine's clock only: AWS's does not move
+    settle(engine)
+    assert_looked_after(engine)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SSO_OIDC", sso_env.url)
+    walk(engine, clock, clock() + timedelta(minutes=10))
+    assert engine.state.sessions[0].status == "valid"
+
+
 # --- 2. a hand-edited settings file ----------------------------------------------------------------
 
 

@@ -296,6 +296,7 @@ class Engine(Jobs, SignIns, CredentialActions):
         if changed or jumped:
             if jumped:
                 log.info("the clock moved by more than %s s against the monotonic clock: looking afresh", CLOCK_JUMP)
+                self.backoff.clock_jumped()
             self._reschedule_all()
 
     def _profiles_of(self, name: str) -> list[str]:

@@ -84,6 +84,12 @@ class Backoff:
         for key in [k for k in self._entries if chosen(k)]:
             del self._entries[key]
 
+    def clock_jumped(self) -> None:
+        """The wall clock jumped (set back, or a sleep): times computed on the old clock mean nothing now,
+        so every job may be tried again at once; the failures in a row are kept, and back off further."""
+        now = self.clock()
+        self._entries = {key: (n, now) for key, (n, _) in self._entries.items()}
+
     def not_before(self, key: Hashable, when: datetime) -> datetime:
         """`when`, or later while `key`'s job is backing off."""
         entry = self._entries.get(key)
