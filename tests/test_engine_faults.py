@@ -86,6 +86,19 @@ def test_renewals_go_on_while_only_the_portal_is_unreachable(make_engine, sso_en
     assert warnings_shown(engine) == []
 
 
+def test_a_failed_refresh_of_fresh_accounts_is_tried_again_after_its_backoff(make_engine, sso_env, home):
+    """Found by the desktop suite: the retry waited for the next hourly listing."""
+    engine, clock = signed_in(make_engine, sso_env)
+    due(engine)  # the first listing: the accounts are fresh for an hour
+    sso_env.stop()
+    engine.refresh_accounts("dev").result(timeout=60)  # the person clicks Refresh accounts
+    assert engine.state.sessions[0].state == "error"
+    sso_env.start()
+    walk(engine, clock, clock() + timedelta(seconds=5))
+    s = engine.state.sessions[0]
+    assert s.state == VALID and s.problem is None, s
+
+
 def test_a_session_named_like_another_plus_a_colon_keeps_its_jobs(make_engine, sso_env, home):
     write_config(home, session_config(sso_env, "acme", "acme:dev"))  # botocore accepts [sso-session acme:dev]
     for name in ("acme", "acme:dev"):

@@ -47,7 +47,7 @@ class Jobs:
         if valid:
             sched.schedule((EXPIRE, name), t.expires_at, lambda: self._post(self._on_expiry, name))
         if renewable and s.renewing is None:
-            sched.schedule((RENEW, name), self.backoff.not_before((RENEW, name), renew_at), lambda: self._post(self._renew, name))
+            sched.schedule((RENEW, name), self.backoff.due((RENEW, name), renew_at), lambda: self._post(self._renew, name))
         if not valid:
             return
         if s.warned_for != t.expires_at:
@@ -58,12 +58,12 @@ class Jobs:
                 sched.schedule((WARN, name), warn_at, lambda: self._post(self._on_warning, name))
         if s.refreshing is None:
             due = now if s.discovery is None else max(now, s.discovery.fetched_at + ACCOUNT_REFRESH)
-            sched.schedule((ACCOUNTS, name), self.backoff.not_before((ACCOUNTS, name), due),
+            sched.schedule((ACCOUNTS, name), self.backoff.due((ACCOUNTS, name), due),
                            lambda: self._post(self._refresh_accounts, name))
         for profile in self.settings.pinned:
             p = self._roles.get(profile)
             if p is not None and p.session.name == name:
-                when = self.backoff.not_before((PIN, name, profile), self._pin_due(profile, now))
+                when = self.backoff.due((PIN, name, profile), self._pin_due(profile, now))
                 sched.schedule((PIN, name, profile), when, lambda prof=profile: self._post(self._write_pinned, prof))
 
     def renewal_gaps(self) -> list[str]:

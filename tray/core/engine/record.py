@@ -90,10 +90,11 @@ class Backoff:
         now = self.clock()
         self._entries = {key: (n, now) for key, (n, _) in self._entries.items()}
 
-    def not_before(self, key: Hashable, when: datetime) -> datetime:
-        """`when`, or later while `key`'s job is backing off."""
+    def due(self, key: Hashable, when: datetime) -> datetime:
+        """When `key`'s job runs: `when`, or while it is failing, its next try (a failed hourly listing is
+        tried again after its backoff, not an hour later)."""
         entry = self._entries.get(key)
-        return when if entry is None else max(when, entry[1])
+        return when if entry is None else entry[1]
 
 
 def file_signature(path) -> tuple | None:
