@@ -86,18 +86,24 @@ def test_the_console_link_cannot_be_taken_by_another_user_first(monkeypatch):
 
     link = "https://signin.aws.amazon.com/federation?Action=login&SigninToken=BEARER"
     seen: dict[str, str] = {}
+    browsed = threading.Event()
 
     def browser(address, new=0):  # the other user races the person's browser, and goes first
-        seen["attacker"] = fetch_as_another_user(address)
-        opener = urllib.request.build_opener(type("NoRedirect", (urllib.request.HTTPRedirectHandler,), {"redirect_request": lambda *a, **k: None}))
         try:
-            opener.open(address, timeout=10)
-        except urllib.error.HTTPError as e:
-            seen["browser"] = f"{e.code} {e.headers.get('Location')}"
-        return True
+            seen["attacker"] = fetch_as_another_user(address)
+            opener = urllib.request.build_opener(type("NoRedirect", (urllib.request.HTTPRedirectHandler,), {"redirect_request": lambda *a, **k: None}))
+            try:
+                opener.open(address, timeout=10)
+            except urllib.error.HTTPError as e:
+                seen["browser"] = f"{e.code} {e.headers.get('Location')}"
+            return True
+        finally:
+            browsed.set()
 
     monkeypatch.setattr(webbrowser, "open", browser)
     console.open_url(link, timeout=60)
+    # open_url returns once the redirect is served, which can be before this browser has read the answer
+    assert browsed.wait(60)
     assert seen["attacker"].startswith("refused") and "BEARER" not in seen["attacker"]
     assert seen["browser"] == f"302 {link}"
 
