@@ -72,6 +72,16 @@ def test_bash_completes_commands_flags_and_profile_names(sso_env, tmp_path):
     assert "bash" in bash_complete(script, "sso-tray", "exec", "dev-admin", "--", "bas")  # the command's own name
 
 
+def test_bash_completes_account_names_in_any_case_in_number_order(sso_env, tmp_path):
+    discovered(sso_env, 12, 2)
+    script = completion_script("bash", tmp_path)
+    assert bash_complete(script, "sso-tray", "export", "acct-1/") == ["acct-1/Role0", "acct-1/Role1"]
+    assert bash_complete(script, "sso-tray", "console", "ACCT-1/r") == ["acct-1/Role0", "acct-1/Role1"]
+    assert bash_complete(script, "sso-tray", "exec", "acct-1") == [
+        "acct-1/Role0", "acct-1/Role1", "acct-10/Role0", "acct-10/Role1", "acct-11/Role0", "acct-11/Role1"]
+    assert bash_complete(script, "sso-tray", "write", "900000000011/") == ["900000000011/Role0", "900000000011/Role1"]
+
+
 def test_fish_completes_profile_names(sso_env, tmp_path):
     script = completion_script("fish", tmp_path)
     code = f"source {script}; complete -C 'sso-tray console dev-'"

@@ -68,7 +68,11 @@ def main(argv: list[str] | None = None) -> int:
             return e.exit_code
     module, _, function = (getattr(args, "func", None) or "desktop.cmd_run").partition(".")
     try:
-        return getattr(importlib.import_module(f"tray.cli.{module}"), function)(args)
+        code = getattr(importlib.import_module(f"tray.cli.{module}"), function)(args)
+        sys.stdout.flush()  # here, not at exit: a reader that has gone is noticed where it can be answered
+        return code
+    except BrokenPipeError:
+        return _reader_gone()
     except TrayError as e:
         print_err(str(e))
         return e.exit_code
@@ -80,3 +84,12 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print_err(f"internal error ({type(e).__name__}); run again with SSO_TRAY_DEBUG=1 for details")
         return 1
+
+
+def _reader_gone() -> int:
+    """The reader of stdout went away (`sso-tray profiles | head -1`): stop quietly as coreutils do, with the
+    status a shell reports for a program that SIGPIPE ended (128 + 13), and no complaint when Python exits."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return 141

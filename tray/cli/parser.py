@@ -43,6 +43,11 @@ def _no_duration(_text: str):
     )
 
 
+# PROFILE of the commands that open a picker on a terminal when it is left out (tray.cli.picker)
+_PICKED = {"nargs": "?", "metavar": "PROFILE",
+           "help": "a profile name, ACCOUNT_NAME/ROLE_NAME or ACCOUNT_ID/ROLE_NAME (left out on a terminal: pick one)"}
+
+
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The parser of every command or, given a command's name, of that command alone (building the other
     ten is a measurable part of a cached `export`). Usage errors and --help read the same either way."""
@@ -90,7 +95,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         p.add_argument("--sso-session", metavar="NAME", help="only this session")
 
     if p := add("export", "roles.cmd_export", "print (or --copy) the shell lines that set a profile's credentials"):
-        p.add_argument("profile", metavar="PROFILE", help="a profile name, ACCOUNT_ID/ROLE_NAME or ACCOUNT_NAME/ROLE_NAME")
+        p.add_argument("profile", **_PICKED)
         p.add_argument("--format", metavar="F", help="bash (default on POSIX), zsh, sh, fish, powershell, cmd, dotenv or json")
         p.add_argument("--copy", action="store_true", help="put the lines on the clipboard instead of printing them")
         p.add_argument("--refreshing", action="store_true", help="lines that point SDKs at the running tray's credentials endpoint: never stale while the tray runs")
@@ -98,8 +103,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         p.add_argument("--duration", type=_no_duration, help=argparse.SUPPRESS)
 
     if p := add("write", "roles.cmd_write", "write a profile's credentials to the shared credentials file"):
-        p.add_argument("profile", metavar="PROFILE")
-        p.add_argument("--as", dest="as_name", metavar="NAME", help="the section name to write (default: PROFILE)")
+        p.add_argument("profile", **_PICKED)
+        p.add_argument("--as", dest="as_name", metavar="NAME", help="the section name to write (default: the configured profile's name, else ACCOUNT_NAME.ROLE_NAME)")
         p.add_argument("--sso-session", metavar="NAME")
 
     if p := add("credential-process", "roles.cmd_credential_process", "credentials as a credential_process program prints them"):
@@ -107,7 +112,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         p.add_argument("--sso-session", metavar="NAME")
 
     if p := add("console", "roles.cmd_console", "open the AWS console signed in as a role (or --print the link)"):
-        p.add_argument("profile", metavar="PROFILE")
+        p.add_argument("profile", **_PICKED)
         p.add_argument("--print", action="store_true", help="print the sign-in link instead of opening it (it is a bearer credential)")
         p.add_argument("--destination", metavar="URL", help="the console page to open (default: the console home of the region)")
         p.add_argument("--region", metavar="R", help="the console's region (default: the profile's, else the SSO session's)")
@@ -115,8 +120,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         p.add_argument("--sso-session", metavar="NAME")
 
     if p := add("exec", "roles.cmd_exec", "run a command with a role's credentials (-- CMD [ARG...]; no command: your shell)",
-                usage="sso-tray exec PROFILE [--server] [--force] [--sso-session NAME] [-- CMD [ARG...]]"):
-        p.add_argument("profile", metavar="PROFILE")
+                usage="sso-tray exec [PROFILE] [--server] [--force] [--sso-session NAME] [-- CMD [ARG...]]"):
+        p.add_argument("profile", **_PICKED)
         p.add_argument("--server", action="store_true", help="serve the credentials on 127.0.0.1 (container credentials protocol) instead of putting keys in the environment")
         p.add_argument("--force", action="store_true", help="run even inside another `sso-tray exec` for a different profile")
         p.add_argument("--duration", type=_no_duration, help=argparse.SUPPRESS)
@@ -158,5 +163,11 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         p.add_argument("simulator_args", nargs=argparse.REMAINDER)
 
     if not sub.choices:  # `command` names no command: build them all, so that the usage error lists them
-        return build_parser()
+        everything = build_parser()
+        if command and not command.startswith("-"):
+            from tray.core.naming import did_you_mean
+
+            names = next(a for a in everything._actions if isinstance(a, argparse._SubParsersAction)).choices
+            raise UsageError(f"no command {command!r}{did_you_mean(command, names)}; the commands: {', '.join(names)}")
+        return everything
     return parser

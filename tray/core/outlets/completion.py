@@ -2,8 +2,8 @@
 
 The scripts carry the commands and flags (taken from the parser when the script is made) and call
 back into `sso-tray __complete profiles|sessions PREFIX` for names that change: the configured profiles
-and sessions (the AWS config read as text) and every discovered role as ACCOUNT_ID/ROLE_NAME (the
-account caches on disk). No network, no AWS SDK import: it answers while a person waits on Tab.
+and sessions (the AWS config read as text) and every discovered role as ACCOUNT_NAME/ROLE_NAME, or
+ACCOUNT_ID/ROLE_NAME once an id is being typed (the account caches on disk). No network, no AWS SDK import: it answers while a person waits on Tab.
 """
 
 from __future__ import annotations
@@ -30,19 +30,30 @@ def _config_sections() -> dict[str, dict[str, str]]:
         return {}
 
 
-def profile_names() -> list[str]:
-    """Configured role and `aws login` profiles (file order), then every discovered role as ACCOUNT_ID/ROLE_NAME."""
+def profile_names(prefix: str = "") -> list[str]:
+    """Configured role and `aws login` profiles (file order), then every discovered role as
+    ACCOUNT_NAME/ROLE_NAME in number-aware order (ACCOUNT_ID/ROLE_NAME where a session has several accounts
+    of one name, and for every role when `prefix` starts with a digit, as an id does)."""
+    from tray.core.naming import natural_key
+
     names = [key[len("profile ") :] for key, v in _config_sections().items()
              if key.startswith("profile ") and (v.get("sso_role_name") or v.get("login_session"))]
+    by_id = prefix[:1].isdigit()
     folder = paths.app_cache_dir() / "accounts"
     discovered: list[str] = []
     for path in sorted(folder.glob("*.json")) if folder.is_dir() else ():
         try:
-            body = json.loads(path.read_text(encoding="utf-8"))
-            discovered += [f"{a['accountId']}/{role}" for a in body["accounts"] for role in a["roles"]]
-        except (OSError, ValueError, KeyError, TypeError):
+            accounts = json.loads(path.read_text(encoding="utf-8"))["accounts"]
+            ids_of: dict[str, set] = {}
+            for a in accounts:
+                ids_of.setdefault(a["accountName"].casefold(), set()).add(a["accountId"])
+            for a in accounts:
+                shared = len(ids_of[a["accountName"].casefold()]) > 1
+                account = a["accountId"] if by_id or shared else a["accountName"]
+                discovered += [f"{account}/{role}" for role in a["roles"]]
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
             continue
-    return list(dict.fromkeys(names + sorted(discovered)))
+    return list(dict.fromkeys(names + sorted(discovered, key=natural_key)))
 
 
 def session_names() -> list[str]:
@@ -53,8 +64,9 @@ def answer(argv: list[str]) -> int:
     """`sso-tray __complete profiles|sessions [--] [PREFIX]`: matching names, one a line."""
     kind, rest = (argv[0] if argv else ""), [a for a in argv[1:] if a != "--"]
     prefix = rest[0] if rest else ""
-    names = profile_names() if kind == "profiles" else session_names() if kind == "sessions" else []
-    out = "\n".join(n for n in names if n.startswith(prefix))
+    names = profile_names(prefix) if kind == "profiles" else session_names() if kind == "sessions" else []
+    folded = prefix.casefold()  # names are matched in any case, as PROFILE is: `PROD-1/<Tab>` completes too
+    out = "\n".join(n for n in names if n.casefold().startswith(folded))
     if out:
         print(out)
     return 0
