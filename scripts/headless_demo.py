@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -60,6 +61,11 @@ def main() -> int:
         finally:
             tray.stop()
         print(tray.stdout, end="")
+    home = re.search(r"throw-away home (\S+)", tray.stdout)
+    if home:
+        gone = "is gone" if not Path(home.group(1)).exists() else "is left behind (remove it by hand)"
+        print(f"\nThe demo has ended: its simulator has stopped and its throw-away home {home.group(1)} {gone}, so the"
+              " lines above no longer work. Run the demo where there is a display (`scripts/demo`) to use them.")
     started = os.environ.get("SSO_TRAY_DEMO_STARTED")  # set by scripts/demo
     if started:
         print(f"\nThe icon was docked {docked - float(started):.1f} s after scripts/demo started.")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import shutil
 import sys
 import tempfile
@@ -17,6 +18,30 @@ import urllib.request
 from pathlib import Path
 
 START_URL = "https://demo.awsapps.com/start"
+FEDERATION_URL_ENV = "SSO_TRAY_FEDERATION_URL"  # tray.core.outlets.console reads it
+# What a second terminal needs to reach this demo: its files (for sso-tray and for the AWS CLI) and its simulator.
+SHARED_VARIABLES = ("SSO_TRAY_ROOT", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE", "AWS_ENDPOINT_URL_SSO",
+                    "AWS_ENDPOINT_URL_SSO_OIDC", FEDERATION_URL_ENV)
+
+
+def this_program() -> str:
+    """How a shell runs the sso-tray that runs now: the console script beside this Python (a venv's
+    `bin/sso-tray`, which need not be on PATH), else `python -m tray`."""
+    script = shutil.which("sso-tray", path=str(Path(sys.executable).parent))
+    return shlex.quote(script) if script else f"{shlex.quote(sys.executable)} -m tray"
+
+
+def next_steps() -> str:
+    """The lines a person pastes into another terminal while the demo runs (bash, zsh and fish alike)."""
+    program = this_program()
+    variables = " ".join(f"{name}={shlex.quote(os.environ[name])}" for name in SHARED_VARIABLES)
+    return (
+        "In another terminal, while this demo runs, the same engine from the command line:\n"
+        f"  export {variables}\n"
+        f"  {program} profiles\n"
+        f"  {program} export demo-admin\n"
+        f"  {program} console demo-admin\n"
+    )
 
 
 def prepare(accounts: int) -> tuple[object, Path]:
@@ -31,7 +56,8 @@ def prepare(accounts: int) -> tuple[object, Path]:
     # Through the paths module, not HOME/XDG_*: Windows Python and platformdirs ignore those, and the
     # demo would use the real ~/.aws and the real tray's lock.
     paths.use_root(home)
-    os.environ.update({"AWS_ENDPOINT_URL_SSO": sim.url, "AWS_ENDPOINT_URL_SSO_OIDC": sim.url})
+    # the tray's "Open console" signs in at the simulator's federation endpoint, not at AWS
+    os.environ.update({"AWS_ENDPOINT_URL_SSO": sim.url, "AWS_ENDPOINT_URL_SSO_OIDC": sim.url, FEDERATION_URL_ENV: f"{sim.url}/federation"})
     first, second = Directory(options).accounts[:2]
     config = paths.aws_config_file()
     config.parent.mkdir(mode=0o700)
@@ -59,11 +85,9 @@ def main(accounts: int = 25, tray: bool = True) -> int:
     try:
         sign_in(sim)
         print(f"Demo Identity Center at {sim.url} with {accounts} accounts; throw-away home {home}")
-        cmd_status(argparse.Namespace(json=False))
-        print("\nIn another terminal, the same engine from the command line:")
-        print(f"  export SSO_TRAY_ROOT={home} AWS_CONFIG_FILE={os.environ['AWS_CONFIG_FILE']} AWS_ENDPOINT_URL_SSO={sim.url} AWS_ENDPOINT_URL_SSO_OIDC={sim.url}")
-        print("  sso-tray profiles; sso-tray export demo-admin --format fish\n")
-        sys.stdout.flush()
+        cmd_status(argparse.Namespace(json=False, target=None, min_remaining=None))
+        print()
+        print(next_steps(), flush=True)
         if not tray:
             return 0
         from tray.ui.app import run
