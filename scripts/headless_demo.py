@@ -60,8 +60,9 @@ def main() -> int:
             desktop.press("Escape")
         finally:
             tray.stop()
-        print(tray.stdout, end="")
-    home = re.search(r"throw-away home (\S+)", tray.stdout)
+        output = tray.stdout  # read before the desktop's folder, which holds it, is removed
+    print(output, end="")
+    home = re.search(r"throw-away home (\S+)", output)
     if home:
         gone = "is gone" if not Path(home.group(1)).exists() else "is left behind (remove it by hand)"
         print(f"\nThe demo has ended: its simulator has stopped and its throw-away home {home.group(1)} {gone}, so the"

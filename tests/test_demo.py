@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
-from conftest import aws_cli, need_program
+from conftest import ROOT, aws_cli, need_program
 from desktop import VirtualDesktop, wait_for
 
 
@@ -67,3 +68,17 @@ def test_the_demos_next_steps_work_as_printed_in_a_fresh_shell(tmp_path):
     text = page.read_text(encoding="utf-8")
     assert "AWS Management Console" in text and "111100000000" in text
     assert simulator.startswith("http://127.0.0.1:")
+
+
+@pytest.mark.display
+@pytest.mark.slow
+def test_the_headless_demo_says_its_folder_is_gone(tmp_path):
+    need_program("Xvfb")
+    with open(tmp_path / "out", "wb") as out, open(tmp_path / "err", "wb") as err:  # files: xclip-proof
+        result = subprocess.run([sys.executable, str(ROOT / "scripts" / "headless_demo.py"), "--accounts", "3", "--out", str(tmp_path)],
+                                stdout=out, stderr=err, timeout=240)
+    stdout = (tmp_path / "out").read_text(encoding="utf-8")
+    assert result.returncode == 0, (tmp_path / "err").read_text(encoding="utf-8")
+    home = stdout.split("throw-away home ", 1)[1].split()[0]
+    assert f"throw-away home {home} is gone, so the lines above no longer work" in stdout
+    assert not Path(home).exists()
