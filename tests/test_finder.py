@@ -488,7 +488,9 @@ def test_per_role_buttons_act_through_the_tray(running, chromium, home):
     other = f"{profile.split('/')[0]}/{shown_rows(page)[1][1]}"
     wait_js(page, f"document.getElementById('message').textContent.startsWith('Wrote [{other}]')", 30)
     assert f"[{other}]" in (home / ".aws" / "credentials").read_text()
-    assert page.inner_text("#roles li:nth-child(1) .marks") == "★ kept fresh"
+    # the star is a control of its own, apart from the "kept fresh" mark
+    assert page.inner_text("#roles li:nth-child(1) .marks") == "kept fresh"
+    assert page.get_attribute("#roles li:nth-child(1) .star", "aria-pressed") == "true"
     first.hover()
     first.locator('[data-action="copy-as"]').click()
     assert page.eval_on_selector_all("#formats button", "b => b.map(x => x.textContent)") == [

@@ -42,25 +42,21 @@ def did_you_mean(word: str, choices) -> str:
 _WORD_START = re.compile(r"(?:^|[^0-9a-z])([0-9a-z])")
 
 
-def match_rank(terms: list[str], fields: list[str]) -> int | None:
+def match_rank(terms: list[str], fields: list[str]) -> tuple[int, int] | None:
     """How well a search (its casefolded words, `terms`) matches a thing known by several `fields` (a
     profile's name, account name, account id, role name): 0 when the whole search is one of the fields,
     else the weakest of its terms' best matches — 1 a field starts with it, 2 one of a field's words does
     (`51` in `prod-51`, not in `prod-151`), 3 it is inside a field, 4 its letters are, in order (`pua` in
-    `PowerUserAccess`). None when a term does not match at all. The finder page ranks the same way
-    (tray/ui/finder/static/finder.js), without the last kind."""
+    `PowerUserAccess`). Among equals the better sum of all the terms' matches wins (for `prod 51`,
+    prod-151 before preprod-51), so the rank is the pair (weakest, sum). None when a term does not match
+    at all. The finder page ranks the same way (tray/ui/finder/static/finder.js), without the last kind."""
     folded = [f.casefold() for f in fields if f]
-    if not terms:
-        return 0
-    if " ".join(terms) in folded:
-        return 0
-    worst = 0
-    for term in terms:
-        rank = min((_term_rank(term, field) for field in folded), default=None)
-        if rank is None or rank > 4:
-            return None
-        worst = max(worst, rank)
-    return worst
+    if not terms or " ".join(terms) in folded:
+        return 0, 0
+    ranks = [min((_term_rank(term, field) for field in folded), default=5) for term in terms]
+    if max(ranks) > 4:
+        return None
+    return max(ranks), sum(ranks)
 
 
 def _term_rank(term: str, field: str) -> int:

@@ -6,8 +6,9 @@ test of "no secret reaches the page" is a test of this one function's output.
 
 from __future__ import annotations
 
-from tray.core.outlets.exports import FORMATS
 from tray.core.engine.state import State, clock_time, describe_left
+from tray.core.naming import natural_key
+from tray.core.outlets.exports import FORMATS
 
 STATUS_WORDS = {
     "valid": "valid", "expiring": "expiring soon", "expired": "expired",
@@ -30,22 +31,24 @@ def page_data(state: State) -> dict:
 
     A role's `profile` is what the tray's actions take; `configured` is the AWS config's profile name
     when one points at the role (the engine names such a role by it), so the page can show it beside
-    the role name."""
+    the role name. Roles come in number-aware order of account and role name (`prod-51` before `prod-151`),
+    which the page keeps among equally good matches; `first` lists the favourites, then the recent
+    profiles, which the page shows first while its search box is empty."""
     roles = []
-    for session in state.sessions:
-        for account in session.accounts:
-            for role in account.roles:
-                generated = f"{role.account_id}/{role.role_name}"
-                roles.append({
-                    "profile": role.profile,
-                    "configured": None if role.profile == generated else role.profile,
-                    "account_id": role.account_id,
-                    "account_name": role.account_name,
-                    "role_name": role.role_name,
-                    "session": session.name,
-                    "favourite": role.profile in state.favourite_names,
-                    "pinned": role.profile in state.pinned,
-                })
+    every = [(session, role) for session in state.sessions for account in session.accounts for role in account.roles]
+    every.sort(key=lambda sr: (natural_key(sr[1].account_name), natural_key(sr[1].role_name), sr[1].account_id, sr[0].name))
+    for session, role in every:
+        generated = f"{role.account_id}/{role.role_name}"
+        roles.append({
+            "profile": role.profile,
+            "configured": None if role.profile == generated else role.profile,
+            "account_id": role.account_id,
+            "account_name": role.account_name,
+            "role_name": role.role_name,
+            "session": session.name,
+            "favourite": role.profile in state.favourite_names,
+            "pinned": role.profile in state.pinned,
+        })
     return {
         "sessions": [
             {
@@ -59,6 +62,7 @@ def page_data(state: State) -> dict:
             for s in state.sessions
         ],
         "roles": roles,
+        "first": list(dict.fromkeys([r.profile for r in state.favourites] + [r.profile for r in state.recent])),
         "formats": list(FORMATS),
         "default_format": state.default_format,
         "problem": state.problem,

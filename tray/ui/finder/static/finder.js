@@ -8,8 +8,10 @@ const POLL_MS = 2000;
 const $ = (id) => document.getElementById(id);
 let model = { sessions: [], roles: [], formats: [], default_format: "bash" };
 let lastTag = ""; // the ETag of the model shown: the tray answers 304 while it is unchanged
-let haystacks = []; // lowercase "account name, id, role, profile" per role, built once per model
-let matches = []; // indexes into model.roles
+let fields = []; // per role, lowercase: account name, account id, role name, profile, "account/role"; once per model
+let firstRoles = []; // indexes of the favourites, then the recent roles: first while the box is empty
+let terms = []; // the search, lowercase, word by word
+let matches = []; // indexes into model.roles, best match first
 let selected = 0;
 let formatsFor = null; // the role the "Copy as" menu is open for
 let setupAsked = false;
@@ -52,8 +54,10 @@ async function load() {
   rowCache = new Map();
   if (lastMessage !== undefined && model.message && model.message !== lastMessage) say(model.message, model.message_failed);
   lastMessage = model.message;
-  haystacks = model.roles.map((r) =>
-    [r.account_name, r.account_id, r.role_name, r.configured || ""].join(" ").toLowerCase());
+  fields = model.roles.map((r) =>
+    [r.account_name, r.account_id, r.role_name, r.configured || "", `${r.account_name}/${r.role_name}`].map((f) => f.toLowerCase()));
+  const byProfile = new Map(model.roles.map((r, i) => [r.profile, i]));
+  firstRoles = (model.first || []).map((p) => byProfile.get(p)).filter((i) => i !== undefined);
   drawSessions();
   $("default-format").textContent = model.default_format;
   $("finder").hidden = !model.sessions.length; // nothing to search before a session is set up
@@ -96,17 +100,75 @@ function drawSessions() {
   if (model.problem && model.sessions.length) say(model.problem, true);
 }
 
+// How well the search matches role i, as tray.core.naming.match_rank ranks it: 0 the whole search is one of
+// its names, else its weakest word's best match: 1 a name starts with it, 2 a word of a name does (51 in
+// prod-51, not in prod-151), 3 it is inside a name; among equals, the better sum over all words. As one
+// number (weakest × 64 + sum), -1 for no match. Roles come in number-aware order, which breaks the ties.
+function rank(i, whole) {
+  const own = fields[i];
+  if (own.includes(whole)) return 0;
+  let worst = 0;
+  let sum = 0;
+  for (const term of terms) {
+    let best = 4;
+    for (const field of own) {
+      let at = field.indexOf(term);
+      if (at === 0) { best = 1; break; }
+      while (at > 0 && best > 2) {
+        best = Math.min(best, /[0-9a-z]/.test(field[at - 1]) ? 3 : 2);
+        at = field.indexOf(term, at + 1);
+      }
+    }
+    if (best === 4) return -1;
+    if (best > worst) worst = best;
+    sum += best;
+  }
+  return worst * 64 + Math.min(sum, 63);
+}
+
 function search() {
   const started = performance.now();
-  const terms = $("search").value.toLowerCase().split(/\s+/).filter(Boolean);
-  matches = [];
-  for (let i = 0; i < haystacks.length; i++) {
-    const hay = haystacks[i];
-    if (terms.every((t) => hay.includes(t))) matches.push(i);
+  terms = $("search").value.toLowerCase().split(/\s+/).filter(Boolean);
+  if (!terms.length) {
+    const first = new Set(firstRoles);
+    matches = firstRoles.concat(model.roles.map((_r, i) => i).filter((i) => !first.has(i)));
+  } else {
+    const whole = terms.join(" ");
+    const scored = [];
+    for (let i = 0; i < fields.length; i++) {
+      const r = rank(i, whole);
+      if (r >= 0) scored.push(r * 1048576 + i); // the rank, then the model's order, in one sortable number
+    }
+    scored.sort((a, b) => a - b);
+    matches = scored.map((n) => n % 1048576);
   }
   selected = Math.min(selected, Math.max(0, matches.length - 1));
   drawRoles();
   window.finderTimings.push(performance.now() - started);
+}
+
+// `text` into `element`, each stretch that a search word matches inside <mark>.
+function highlight(element, text) {
+  const lower = text.toLowerCase();
+  const marked = new Array(text.length).fill(false);
+  for (const term of terms) {
+    for (let at = lower.indexOf(term); at >= 0; at = lower.indexOf(term, at + 1)) marked.fill(true, at, at + term.length);
+  }
+  const parts = [];
+  for (let start = 0; start < text.length;) {
+    let end = start;
+    while (end < text.length && marked[end] === marked[start]) end++;
+    const piece = text.slice(start, end);
+    if (marked[start]) {
+      const mark = document.createElement("mark");
+      mark.textContent = piece;
+      parts.push(mark);
+    } else {
+      parts.push(piece);
+    }
+    start = end;
+  }
+  element.replaceChildren(...parts);
 }
 
 let rowCache = new Map(); // role index → its row, made when first shown, kept until the model changes
@@ -124,7 +186,7 @@ function drawRoles() {
 function drawMore() {
   const list = $("roles");
   const from = list.children.length;
-  list.append(...matches.slice(from, from + PAGE_ROWS).map(rowFor));
+  list.append(...matches.slice(from, from + PAGE_ROWS).map(paint));
   $("more").hidden = list.children.length >= matches.length;
 }
 
@@ -135,12 +197,23 @@ function rowFor(index) {
   row = $("role-row").content.firstElementChild.cloneNode(true);
   row.dataset.index = index;
   row.id = `role-${index}`;
-  row.querySelector(".account").textContent = r.account_name;
-  row.querySelector(".account-id").textContent = r.account_id === r.account_name ? "" : r.account_id;
-  row.querySelector(".role-name").textContent = r.role_name;
-  row.querySelector(".profile").textContent = r.configured || "";
-  row.querySelector(".marks").textContent = [r.favourite ? "★" : "", r.pinned ? "kept fresh" : ""].join(" ").trim();
+  const star = row.querySelector(".star");
+  star.setAttribute("aria-pressed", String(r.favourite));
+  star.textContent = r.favourite ? "★" : "☆";
+  star.title = r.favourite ? "Remove from favourites" : "Add to favourites";
+  row.querySelector(".marks").textContent = r.pinned ? "kept fresh" : "";
   rowCache.set(index, row);
+  return row;
+}
+
+// The row of role `index` with its names, and what the search matched in them marked.
+function paint(index) {
+  const row = rowFor(index);
+  const r = model.roles[index];
+  highlight(row.querySelector(".account"), r.account_name);
+  highlight(row.querySelector(".account-id"), r.account_id === r.account_name ? "" : r.account_id);
+  highlight(row.querySelector(".role-name"), r.role_name);
+  highlight(row.querySelector(".profile"), r.configured || "");
   return row;
 }
 
@@ -151,9 +224,6 @@ function placeActions(row) {
   if (!row) return;
   const r = model.roles[Number(row.dataset.index)];
   bar.querySelector('[data-action="pin"]').setAttribute("aria-pressed", String(r.pinned));
-  const fav = bar.querySelector('[data-action="favourite"]');
-  fav.setAttribute("aria-pressed", String(r.favourite));
-  fav.textContent = r.favourite ? "★" : "☆";
   if (bar.parentElement !== row) row.append(bar);
 }
 
