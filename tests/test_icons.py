@@ -253,6 +253,76 @@ def test_ui_imports_no_boto3_and_only_the_state_from_core():
     assert [m for m in loaded if m.startswith("tray.core.")] == ["tray.core.engine", "tray.core.engine.state"]
 
 
+# --- seen by people: panels, sizes, colour vision -------------------------------------------------------
+
+PANELS = {"dark": (32, 32, 32), "light": (246, 245, 244)}  # a dark GNOME/KDE top bar, a light Xfce/MATE panel
+# Machado, Oliveira & Fernandes (2009), "A Physiologically-based Model for Simulation of Color Vision
+# Deficiency", severity 1.0, applied to linear RGB
+VISIONS = {
+    "normal": ((1, 0, 0), (0, 1, 0), (0, 0, 1)),
+    "deuteranopia": ((0.367322, 0.860646, -0.227968), (0.280085, 0.672501, 0.047413), (-0.011820, 0.042940, 0.968881)),
+    "protanopia": ((0.152286, 1.052583, -0.204868), (0.114503, 0.786281, 0.099216), (-0.003882, -0.048116, 1.051998)),
+}
+MIN_BETWEEN_STATES = 20  # CIELAB ΔE between two states' painted pixels: clearly different at a glance
+MIN_AGAINST_PANEL = 25
+
+
+def _linear(channel: int) -> float:
+    c = channel / 255
+    return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
+
+
+def _lab(rgb_linear) -> tuple[float, float, float]:
+    """CIELAB (D65) of a linear-RGB colour."""
+    r, g, b = rgb_linear
+    xyz = ((0.4124 * r + 0.3576 * g + 0.1805 * b) / 0.95047, 0.2126 * r + 0.7152 * g + 0.0722 * b,
+           (0.0193 * r + 0.1192 * g + 0.9505 * b) / 1.08883)
+    fx, fy, fz = (t ** (1 / 3) if t > 216 / 24389 else (24389 / 27 * t + 16) / 116 for t in xyz)
+    return 116 * fy - 16, 500 * (fx - fy), 200 * (fy - fz)
+
+
+@functools.lru_cache(maxsize=None)
+def seen_colour(rgb: tuple[int, int, int], vision: str) -> tuple[float, float, float]:
+    """The CIELAB colour a person with `vision` sees for an sRGB colour."""
+    linear = [_linear(c) for c in rgb]
+    simulated = (max(0.0, min(1.0, sum(m * v for m, v in zip(row, linear)))) for row in VISIONS[vision])
+    return _lab(tuple(simulated))
+
+
+def as_seen(image: Image.Image, panel: tuple[int, int, int], vision: str):
+    """(mean CIELAB colour of the icon's painted pixels, how loud it is): the icon on `panel` as a person
+    with `vision` sees it. Loudness is the mean ΔE of the whole square from the bare panel: how much of
+    the panel the icon changes, and how strongly."""
+    tile = Image.new("RGBA", image.size, (*panel, 255))
+    tile.alpha_composite(image)
+    raw = tile.tobytes()
+    pixels = [seen_colour(tuple(raw[i:i + 3]), vision) for i in range(0, len(raw), 4)]
+    painted = [p for p, a in zip(pixels, image.getchannel("A").tobytes()) if a > 128]
+    bare = seen_colour(panel, vision)
+    return tuple(sum(c) / len(painted) for c in zip(*painted)), sum(math.dist(p, bare) for p in pixels) / len(pixels)
+
+
+@pytest.mark.parametrize("fractions", [{VALID: 1.0, EXPIRING: 0.5}, {VALID: 0.1, EXPIRING: 0.05}])
+@pytest.mark.parametrize("vision", list(VISIONS))
+@pytest.mark.parametrize("panel", list(PANELS))
+@pytest.mark.parametrize("size", [16, 22])
+def test_every_two_states_differ_on_dark_and_light_panels_for_every_colour_vision(size, panel, vision, fractions):
+    seen = {kind: as_seen(icons.render(kind, fractions.get(kind, 0.0), size), PANELS[panel], vision) for kind in KINDS}
+    bare = seen_colour(PANELS[panel], vision)
+    for kind, (colour, _loudness) in seen.items():
+        assert math.dist(colour, bare) >= MIN_AGAINST_PANEL, (kind, "against the panel", math.dist(colour, bare))
+    for a, b in itertools.combinations(KINDS, 2):
+        difference = math.dist(seen[a][0], seen[b][0])
+        assert difference >= MIN_BETWEEN_STATES, (a, b, round(difference, 1))
+    loudness = {kind: loud for kind, (_colour, loud) in seen.items()}
+    calm = (SIGNED_OUT, ERROR) if vision != "normal" else tuple(k for k in KINDS if k != EXPIRED)
+    # expired is the loudest state: of all of them as most people see colour; with red seen dark (protanopia),
+    # still louder than the calm ones, and always the largest shape
+    assert all(loudness[EXPIRED] > loudness[k] for k in calm), loudness
+    areas = {kind: sum(silhouette(icons.render(kind, fractions.get(kind, 0.0), size)).histogram()[255:]) for kind in KINDS}
+    assert max(areas, key=areas.get) == EXPIRED, areas
+
+
 def test_contact_sheet():
     """Writes artifacts/icons.png to look at: every state at 64 and 22 px on a light and a dark panel, the
     22 px ones again magnified 3× to see their pixels, and the ring of a valid session running down."""
@@ -278,3 +348,18 @@ def test_contact_sheet():
     out.parent.mkdir(exist_ok=True)
     sheet.save(out)
     assert out.stat().st_size > 0
+
+
+def test_readme_icon_pictures():
+    """Writes artifacts/screenshots/icon-STATE.png, the README's pictures (copies in docs/screenshots/): each
+    state as a 24 px panel shows it, with a valid session's ring at 70 % and an expiring one's at 5 %,
+    magnified 4× to see its pixels."""
+    fractions = {VALID: 0.7, EXPIRING: 0.05}
+    out = ROOT / "artifacts" / "screenshots"
+    out.mkdir(parents=True, exist_ok=True)
+    for kind in KINDS:
+        tile = Image.new("RGBA", (38, 32), (219, 219, 219, 255))
+        tile.alpha_composite(icons.render(kind, fractions.get(kind, 0.0), 24), (7, 4))
+        path = out / f"icon-{kind.replace('_', '-')}.png"
+        tile.convert("RGB").resize((152, 128), Image.Resampling.NEAREST).save(path)
+        assert Image.open(path).size == (152, 128)

@@ -6,14 +6,19 @@ from disk, so the tray draws in any install layout, and tests need no display.
 One look per state, told apart by silhouette as well as by hue, so that colour-blind users, greyscale
 and monochrome panels still see which is which:
 
-| state      | shape                                         | colour | time ring             |
-|------------|-----------------------------------------------|--------|-----------------------|
-| signed out | hollow circle crossed by a dash               | grey   | empty track           |
-| valid      | disc with a check mark cut out                | green  | the fraction left     |
-| expiring   | disc with clock hands cut out                 | amber  | the fraction left     |
-| expired    | disc with an X cut out                        | red    | empty track           |
-| signing in | disc with three dots cut out                  | blue   | four dashes all round |
-| error      | triangle with a "!" cut out, filling the icon | purple | none                  |
+| state      | shape                                         | colour  | time ring             |
+|------------|-----------------------------------------------|---------|-----------------------|
+| signed out | hollow circle crossed by a dash               | grey    | empty track           |
+| valid      | disc with a check mark cut out                | green   | the fraction left     |
+| expiring   | disc with clock hands cut out                 | amber   | the fraction left     |
+| expired    | a disc as large as the icon, a bold X cut out | red     | none (the time is up) |
+| signing in | disc with three dots cut out                  | violet-blue | four dashes all round |
+| error      | triangle with a "!" cut out, filling the icon | magenta | none                  |
+
+Expired is the loudest: the largest solid shape in the strongest red, where the person has to act. The
+colours were chosen so that every two states differ clearly (CIELAB Î”E over 20 between their painted
+pixels, at 16 and 22 px on a dark and a light panel) also as people with deuteranopia and protanopia see
+them (Machado et al. 2009): their lightness differs, not only their hue (tests/test_icons.py measures it).
 
 The glyphs are cut out of their shape (transparent) rather than painted white, so the silhouette itself
 carries the meaning on a panel that draws icons as a single-colour mask. The ring around the glyph is
@@ -58,16 +63,16 @@ STEPS = 60  # the ring moves in 1/60 steps: one minute of a one-hour session, 6Â
 
 _SUPERSAMPLE = 4
 
-GREY = (140, 149, 159, 255)
-GREEN = (34, 160, 75, 255)
-AMBER = (240, 165, 0, 255)
-RED = (215, 45, 45, 255)
-BLUE = (40, 120, 235, 255)
-PURPLE = (140, 75, 215, 255)
+GREY = (130, 130, 130, 255)
+GREEN = (41, 183, 80, 255)
+AMBER = (255, 204, 0, 255)
+RED = (236, 28, 0, 255)
+BLUE = (93, 61, 252, 255)
+MAGENTA = (227, 82, 219, 255)
 TRACK = (128, 128, 128, 80)  # under half opacity: the arc stands out from it, on dark and light panels
 CLEAR = (0, 0, 0, 0)
 
-_COLOURS = {SIGNED_OUT: GREY, VALID: GREEN, EXPIRING: AMBER, EXPIRED: RED, SIGNING_IN: BLUE, ERROR: PURPLE}
+_COLOURS = {SIGNED_OUT: GREY, VALID: GREEN, EXPIRING: AMBER, EXPIRED: RED, SIGNING_IN: BLUE, ERROR: MAGENTA}
 
 
 def tray_size(platform: str = sys.platform) -> int:
@@ -121,7 +126,7 @@ def _render(kind: str, steps: int, size: int) -> Image.Image:
     image = Image.new("RGBA", (big, big), CLEAR)
     pen = _Pen(image)
     colour = _COLOURS[kind]
-    if kind != ERROR:  # the error triangle has the whole icon to itself
+    if kind not in (ERROR, EXPIRED):  # the error triangle and the expired disc have the whole icon to themselves
         _ring(pen, kind, colour, steps / STEPS)
     _GLYPHS[kind](pen, colour, 1 / size)
     return image.resize((size, size), Image.Resampling.LANCZOS)
@@ -202,9 +207,10 @@ def _expiring(pen: _Pen, colour, px: float) -> None:
 
 
 def _expired(pen: _Pen, colour, px: float) -> None:
-    r = GLYPH_RADIUS
+    # The time is up, so no ring: the disc takes the ring's place too, the largest solid shape of all.
+    r = RING_OUTER
     pen.disc(0.5, 0.5, r, colour)
-    d, width = 0.46 * r, max(0.26 * r, 1.5 * px)
+    d, width = 0.42 * r, max(0.2 * r, 2 * px)
     pen.stroke([(0.5 - d, 0.5 - d), (0.5 + d, 0.5 + d)], width, CLEAR)
     pen.stroke([(0.5 - d, 0.5 + d), (0.5 + d, 0.5 - d)], width, CLEAR)
 
