@@ -64,6 +64,8 @@ def test_a_role_by_account_name_in_any_case_needs_no_session_beside_a_signed_out
                       env={**os.environ, "SSO_TRAY_FEDERATION_URL": f"{signed_in.url}/federation"})
     assert console.returncode == 0, console.stderr
     assert f"as {prod.name} / {role}" not in console.stdout  # the link alone on stdout
+    status = run_cli("status", f"{prod.name.upper()}/{role}")
+    assert status.returncode == 0 and status.stdout.startswith("dev "), status.stdout + status.stderr
     written = run_cli("write", f"{prod.name.upper()}/{role.lower()}")
     assert written.returncode == 0, written.stderr
     # a readable section, named as `configure profiles` names profiles; the message names the account first
@@ -113,6 +115,15 @@ def test_profiles_sorted_by_number_with_names_first(sso_env, home):
     assert lines[2].split()[0] == f"{discovered[0]}/{lines[2].split()[3]}"  # ACCOUNT_NAME/ROLE, not the id
 
 
+def test_profiles_has_a_header_on_a_terminal(signed_in, tmp_path):
+    term = Terminal([sys.executable, "-m", "tray", "profiles", "--sso-session", "dev"], None, env={**os.environ, "TERM": "xterm"})
+    shown = term.read_until("dev-read")
+    assert term.wait() == 0
+    lines = [line for line in shown.replace("\r", "").splitlines() if line.strip()]
+    assert lines[0].split() == ["PROFILE", "ACCOUNT", "ACCOUNT", "ID", "ROLE", "SSO", "SESSION"]
+    assert lines[1].split()[0] == "dev-admin"
+
+
 def test_a_closed_pipe_ends_quietly(sso_env, home):
     sso_env.options.accounts = 300
     assert run_cli("login", "--sso-session", "dev").returncode == 0
@@ -129,12 +140,13 @@ class Terminal:
     """A real pseudo-terminal for one child: what it draws is read back as text."""
 
     def __init__(self, args, stdout_path, env=None):
+        """stdin and stderr on the terminal; stdout too, or into the file `stdout_path` when one is given."""
         import pty
 
         self.master, slave = pty.openpty()
         os.set_blocking(self.master, False)
-        self.stdout = open(stdout_path, "wb")
-        self.proc = subprocess.Popen(args, stdin=slave, stdout=self.stdout, stderr=slave, env=env, close_fds=True,
+        self.stdout = open(stdout_path, "wb") if stdout_path else None
+        self.proc = subprocess.Popen(args, stdin=slave, stdout=self.stdout or slave, stderr=slave, env=env, close_fds=True,
                                      start_new_session=True)
         os.close(slave)
         self.seen = b""
@@ -163,7 +175,8 @@ class Terminal:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             raise AssertionError(f"still running; the terminal shows {self.seen[-3000:]!r}") from None
-        self.stdout.close()
+        if self.stdout:
+            self.stdout.close()
         os.close(self.master)
         return code
 

@@ -200,8 +200,16 @@ def _session_named(config, target: str):
         return config.sessions[target]
     if target in config.profiles or target in config.broken:
         return config.profile(target).session
+    if "/" in target:  # ACCOUNT_NAME/ROLE_NAME or ACCOUNT_ID/ROLE_NAME, as every command takes a PROFILE
+        from tray.cli.roles import _discovery_for
+        from tray.core.identity.profiles import resolve
+
+        return resolve(config, target, None, _discovery_for).session
+    from tray.core.naming import did_you_mean
+
     known = ", ".join(sorted(config.sessions)) or "none"
-    raise UsageError(f"{target!r} is neither an SSO session (configured: {known}) nor an SSO profile in {config.path}")
+    hint = did_you_mean(target, [*config.sessions, *config.profiles])
+    raise UsageError(f"{target!r} is neither an SSO session (configured: {known}) nor an SSO profile in {config.path}{hint}")
 
 
 def _why_short(short, need, now) -> str:
