@@ -16,7 +16,7 @@ PACKAGE = ROOT / "tray"
 
 # lowest first: a room may import itself and the rooms before it
 LAYERS = [
-    ("tray.core.errors", "tray.core.credentials"),
+    ("tray.core.errors", "tray.core.credentials", "tray.core.naming"),
     ("tray.core.files",),
     ("tray.core.osutil",),
     ("tray.core.identity",),

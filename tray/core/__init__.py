@@ -3,8 +3,9 @@
 The rooms, lowest first; a room imports only from rooms below it (tests/test_architecture.py reads the
 imports and fails on one that points up):
 
-- `tray.core.errors`, `tray.core.credentials`: the vocabulary every room shares (errors with their exit
-  codes; role credentials and the time format). They import nothing of sso-tray.
+- `tray.core.errors`, `tray.core.credentials`, `tray.core.naming`: the vocabulary every room shares (errors
+  with their exit codes; role credentials and the time format; the number-aware order of names, search
+  ranking and "did you mean"). They import nothing of sso-tray.
 - `files`: our own files and the AWS CLI's, on disk: where they live, atomic writes and locks, the INI
   editor, the credentials file, the config writer, the app's settings.
 - `osutil`: what differs per operating system beyond paths: start at login, loopback servers for this user.

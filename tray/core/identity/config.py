@@ -147,8 +147,10 @@ class AwsConfig:
         if name is not None:
             if name in self.sessions:
                 return self.sessions[name]
+            from tray.core.naming import did_you_mean
+
             known = ", ".join(sorted(self.sessions)) or "none"
-            raise UsageError(f"{self.path}: no sso-session named {name!r} (configured: {known})")
+            raise UsageError(f"{self.path}: no sso-session named {name!r}{did_you_mean(name, self.sessions)} (configured: {known})")
         if len(self.sessions) == 1:
             return next(iter(self.sessions.values()))
         if not self.sessions:
