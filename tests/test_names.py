@@ -99,7 +99,7 @@ def test_typos_get_a_did_you_mean(signed_in):
     assert account.returncode == 2 and "did you mean prod-1?" in account.stderr
     role = run_cli("export", f"prod-1/{prod.roles[0][:-1]}")
     assert role.returncode == 2 and f"did you mean {prod.roles[0]}?" in role.stderr
-    session = run_cli("export", "dev-admin", "--sso-session", "dve")
+    session = run_cli("profiles", "--sso-session", "dve")
     assert session.returncode == 2 and "did you mean dev?" in session.stderr
 
 

@@ -33,7 +33,7 @@ def _config_sections() -> dict[str, dict[str, str]]:
 def profile_names(prefix: str = "") -> list[str]:
     """Configured role and `aws login` profiles (file order), then every discovered role as
     ACCOUNT_NAME/ROLE_NAME in number-aware order (ACCOUNT_ID/ROLE_NAME where a session has several accounts
-    of one name, and for every role when `prefix` starts with a digit, as an id does)."""
+    of one name, and for every role too when `prefix` starts with a digit, as an id does)."""
     from tray.core.naming import natural_key
 
     names = [key[len("profile ") :] for key, v in _config_sections().items()
@@ -49,8 +49,8 @@ def profile_names(prefix: str = "") -> list[str]:
                 ids_of.setdefault(a["accountName"].casefold(), set()).add(a["accountId"])
             for a in accounts:
                 shared = len(ids_of[a["accountName"].casefold()]) > 1
-                account = a["accountId"] if by_id or shared else a["accountName"]
-                discovered += [f"{account}/{role}" for role in a["roles"]]
+                for account in {a["accountId"] if shared else a["accountName"], *([a["accountId"]] if by_id else [])}:
+                    discovered += [f"{account}/{role}" for role in a["roles"]]
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             continue
     return list(dict.fromkeys(names + sorted(discovered, key=natural_key)))
