@@ -9,7 +9,8 @@ const $ = (id) => document.getElementById(id);
 let model = { sessions: [], roles: [], formats: [], default_format: "bash" };
 let lastTag = ""; // the ETag of the model shown: the tray answers 304 while it is unchanged
 let fields = []; // per role, lowercase: account name, account id, role name, profile, "account/role"; once per model
-let firstRoles = []; // indexes of the favourites, then the recent roles: first while the box is empty
+let joined = []; // per role, its fields in one string: a quick no for most roles before they are ranked
+let emptyOrder = []; // what the empty box shows: favourites, then recent roles, then the rest in order
 let terms = []; // the search, lowercase, word by word
 let matches = []; // indexes into model.roles, best match first
 let selected = 0;
@@ -56,8 +57,11 @@ async function load() {
   lastMessage = model.message;
   fields = model.roles.map((r) =>
     [r.account_name, r.account_id, r.role_name, r.configured || "", `${r.account_name}/${r.role_name}`].map((f) => f.toLowerCase()));
+  joined = fields.map((f) => f.join("\n"));
   const byProfile = new Map(model.roles.map((r, i) => [r.profile, i]));
-  firstRoles = (model.first || []).map((p) => byProfile.get(p)).filter((i) => i !== undefined);
+  const first = (model.first || []).map((p) => byProfile.get(p)).filter((i) => i !== undefined);
+  const isFirst = new Set(first);
+  emptyOrder = first.concat(model.roles.map((_r, i) => i).filter((i) => !isFirst.has(i)));
   drawSessions();
   $("default-format").textContent = model.default_format;
   $("finder").hidden = !model.sessions.length; // nothing to search before a session is set up
@@ -104,6 +108,10 @@ function drawSessions() {
 // its names, else its weakest word's best match: 1 a name starts with it, 2 a word of a name does (51 in
 // prod-51, not in prod-151), 3 it is inside a name; among equals, the better sum over all words. As one
 // number (weakest × 64 + sum), -1 for no match. Roles come in number-aware order, which breaks the ties.
+function isWordChar(code) {
+  return (code >= 48 && code <= 57) || (code >= 97 && code <= 122); // 0-9 a-z (the fields are lowercase)
+}
+
 function rank(i, whole) {
   const own = fields[i];
   if (own.includes(whole)) return 0;
@@ -115,7 +123,7 @@ function rank(i, whole) {
       let at = field.indexOf(term);
       if (at === 0) { best = 1; break; }
       while (at > 0 && best > 2) {
-        best = Math.min(best, /[0-9a-z]/.test(field[at - 1]) ? 3 : 2);
+        best = Math.min(best, isWordChar(field.charCodeAt(at - 1)) ? 3 : 2);
         at = field.indexOf(term, at + 1);
       }
     }
@@ -130,17 +138,18 @@ function search() {
   const started = performance.now();
   terms = $("search").value.toLowerCase().split(/\s+/).filter(Boolean);
   if (!terms.length) {
-    const first = new Set(firstRoles);
-    matches = firstRoles.concat(model.roles.map((_r, i) => i).filter((i) => !first.has(i)));
+    matches = emptyOrder;
   } else {
     const whole = terms.join(" ");
-    const scored = [];
+    const scored = new Float64Array(fields.length);
+    let found = 0;
     for (let i = 0; i < fields.length; i++) {
+      if (!terms.every((t) => joined[i].includes(t))) continue;
       const r = rank(i, whole);
-      if (r >= 0) scored.push(r * 1048576 + i); // the rank, then the model's order, in one sortable number
+      if (r >= 0) scored[found++] = r * 1048576 + i; // the rank, then the model's order, in one sortable number
     }
-    scored.sort((a, b) => a - b);
-    matches = scored.map((n) => n % 1048576);
+    const best = scored.subarray(0, found).sort();
+    matches = Array.from(best, (n) => n % 1048576);
   }
   selected = Math.min(selected, Math.max(0, matches.length - 1));
   drawRoles();
