@@ -110,6 +110,26 @@ def test_an_answer_with_5000_roles_is_quick_and_loads_no_aws_sdk(sso_env):
     assert len(everything) == 5002  # two configured profiles and 5000 discovered roles
 
 
+def test_zsh_completes_an_account_name_typed_in_another_case(sso_env, tmp_path):
+    """The real completion system (compinit) in an interactive zsh on a pseudo-terminal (zsh/zpty): Tab after
+    `ACCT-11/ROLE1` puts the name as it is spelt on the line."""
+    discovered(sso_env, 12, 2)
+    script = completion_script("zsh", tmp_path)
+    code = f"""
+zmodload zsh/zpty
+zpty z 'zsh -f -i'
+zpty -w z "PS1='$ '; autoload -U compinit; compinit -u -D; source {script}; print READY"
+zpty -r z line '*READY*'
+zpty -w -n z $'sso-tray export ACCT-11/ROLE1\t'
+zpty -r z line '*ole1*'
+zpty -w -n z $'\\C-aprint -r -- LINE: \\n'
+zpty -r z line '*LINE: sso-tray export acct-11/Role1*'
+print FOUND
+"""
+    out = subprocess.run([need_program("zsh"), "-f", "-c", code], capture_output=True, text=True, timeout=60, env=shell_env())
+    assert out.stdout.strip().endswith("FOUND"), (out.stdout, out.stderr)
+
+
 def test_zsh_offers_profile_names_and_flags(sso_env, tmp_path):
     """The zsh function run outside a completion widget: `compadd` (a builtin only widgets may call) is
     stood in for by a function that prints the candidates matching PREFIX, as compadd would keep them."""

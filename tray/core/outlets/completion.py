@@ -155,7 +155,7 @@ def _zsh(spec: dict[str, dict], value_flags: list[str]) -> str:
 _sso_tray_names() {{
   local -a names
   names=(${{(f)"$(${{words[1]}} __complete $1 -- $PREFIX 2>/dev/null)"}})
-  compadd -- $names
+  compadd -U -- $names  # -U: the names are matched already, in any case (PROD-1/ finds prod-1/…)
 }}
 
 _sso_tray() {{
