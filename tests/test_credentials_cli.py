@@ -171,8 +171,11 @@ def test_copy_puts_the_lines_on_the_clipboard_and_prints_no_secret(signed_in, ho
     need_program("xclip")
     result = run_cli("export", "dev-admin", "--copy", "--format", "dotenv")
     assert result.returncode == 0, result.stderr
+    assert result.stdout == "" and "Copied the dotenv export lines for dev-admin" in result.stderr
+    # once the accounts are listed (and cached), the account is named first, the profile's name beside it
+    assert run_cli("profiles", "--sso-session", "dev").returncode == 0
+    result = run_cli("export", "dev-admin", "--copy", "--format", "dotenv")
     first = sim_accounts(signed_in)[0]
-    # named account first, with the configured profile's name beside it
     assert result.stdout == "" and f"Copied the dotenv export lines for {first.name} / {first.roles[0]} (dev-admin)" in result.stderr
     pasted = subprocess.run(["xclip", "-selection", "clipboard", "-o"], capture_output=True, text=True, timeout=10).stdout
     body = json.loads(role_cache_files(home)[0].read_text())["Credentials"]

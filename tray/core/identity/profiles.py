@@ -134,7 +134,7 @@ def resolve(
                          " (run `sso-tray profiles --refresh` to look again)")
     matches = [(s, a, r) for s, a in found for r in a.roles if r.casefold() == role.casefold()]
     if not matches:
-        s, a = found[0]
+        a = found[0][1]
         raise UsageError(f"no role {role!r} in account {a.name} ({a.account_id}){did_you_mean(role, a.roles)};"
                          f" its roles: {', '.join(a.roles) or 'none'}")
     for prefer in (lambda m: m[1].name == account, lambda m: m[2] == role, lambda m: _signed_in(m[0])):
@@ -160,10 +160,10 @@ def _role(config: AwsConfig, session, account_id: str, role_name: str, account_n
 def _signed_in(session) -> bool:
     """The token file holds a token that has not expired (the files alone: no AWS call)."""
     from tray.core.credentials import utcnow
-    from tray.core.identity.tokens import read_token
+    from tray.core.identity.tokens import CorruptTokenCache, read_token
 
     try:
         token = read_token(session)
-    except Exception:  # noqa: BLE001 - an unreadable token is not a signed-in session
+    except CorruptTokenCache:  # an unreadable token is not a signed-in session
         return False
     return token is not None and token.expires_at > utcnow()
