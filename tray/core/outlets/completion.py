@@ -53,6 +53,8 @@ def profile_names(prefix: str = "") -> list[str]:
                     discovered += [f"{account}/{role}" for role in a["roles"]]
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             continue
+    folded = prefix.casefold()
+    discovered = [name for name in discovered if name.casefold().startswith(folded)]  # fewer to sort while Tab waits
     return list(dict.fromkeys(names + sorted(discovered, key=natural_key)))
 
 
