@@ -299,7 +299,8 @@ def test_export_refreshing_copy_puts_the_lines_on_the_clipboard_and_prints_no_to
     settings.write_text(json.dumps({"clear_clipboard_after": 0}), encoding="utf-8")  # no clearing helper outliving the test
     result = run_cli("export", "dev-admin", "--refreshing", "--copy")
     assert result.returncode == 0, result.stderr
-    assert result.stdout == "" and "Copied the bash auto-refreshing lines for dev-admin" in result.stderr
+    # the account named first (the running tray has cached the account list), the profile beside it
+    assert result.stdout == "" and "Copied the bash auto-refreshing lines for dev-0 / AdministratorAccess (dev-admin)" in result.stderr
     token = served.variables_for("dev-admin")["AWS_CONTAINER_AUTHORIZATION_TOKEN"]
     pasted = subprocess.run(["xclip", "-selection", "clipboard", "-o"], capture_output=True, text=True, timeout=10).stdout
     assert f"export AWS_CONTAINER_AUTHORIZATION_TOKEN={token}" in pasted and token not in result.stderr
