@@ -101,14 +101,15 @@ def test_credentials_cached_by_the_aws_cli_are_reused_without_a_call(signed_in, 
 
 def test_export_from_the_cache_imports_no_aws_sdk(signed_in):
     """SPEC §5: answered from disk with no part of the SDK, not even its config loader (read_config reads as
-    it does); nor dataclasses (tray/cli)."""
+    it does); nor dataclasses (tray/cli), nor dateutil's parser (only times Python cannot read need it:
+    tray/core/credentials.py)."""
     assert run_cli("export", "dev-admin").returncode == 0
     code = "import sys; from tray.cli import main; main(['export', 'dev-admin']); print(*sys.modules, file=sys.stderr)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.stdout.startswith("export AWS_ACCESS_KEY_ID=")
     modules = set(result.stderr.split())
     assert "configparser" in modules
-    assert not modules & {"boto3", "botocore", "dataclasses", "argparse", "tray.core.identity.startregion"}
+    assert not modules & {"boto3", "botocore", "dataclasses", "argparse", "tray.core.identity.startregion", "dateutil.parser"}
     assert signed_in.calls() == {"GetRoleCredentials": 1}
 
 

@@ -18,13 +18,24 @@ def format_time(t: datetime) -> str:
 
 
 def parse_time(text: str) -> datetime:
-    """Read the time forms the AWS CLI and botocore write (`…Z`, `…+00:00`, `…UTC`, with or without fractions)."""
+    """Read a time as botocore reads the token and role-credential caches (`…Z`, `…+00:00`, `…+0000`, `…UTC`,
+    fractions of any length). Raises ValueError when it is not a time; a time without a zone is UTC."""
     s = text.strip()
     if s.endswith("UTC"):
         s = s[:-3].strip() + "+00:00"
     if s.endswith("Z") or s.endswith("z"):
         s = s[:-1] + "+00:00"
-    t = datetime.fromisoformat(s)
+    try:
+        t = datetime.fromisoformat(s)
+    except ValueError:
+        # Python 3.10's fromisoformat takes only 3- or 6-digit fractions and `+HH:MM` offsets. botocore reads
+        # these caches with dateutil (its own dependency), imported only here so that a cached `export` stays light.
+        import dateutil.parser
+
+        try:
+            t = dateutil.parser.parse(text)
+        except OverflowError as e:
+            raise ValueError(f"{text!r} is not a time: {e}") from None
     if t.tzinfo is None:
         t = t.replace(tzinfo=timezone.utc)
     return t.astimezone(timezone.utc)
