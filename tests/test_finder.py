@@ -152,6 +152,25 @@ def test_every_request_without_the_cookie_is_403_with_no_data(running):
     assert_no_data(body)
 
 
+def test_cookies_other_local_apps_set_do_not_hide_ours(running):
+    """A browser sends this page the cookies of every app on 127.0.0.1 (cookies ignore the port), as they were
+    set: a JSON value or one with a space made http.cookies stop before ours, and the person was locked out."""
+    _engine, server = running
+    ours = login_cookie(server)
+    others = ['prefs={"theme":"dark","cols":[1,2]}', "greeting=hello world", 'quote="unclosed', "flag", "x=a,b"]
+    for other in others:
+        for header in (f"{other}; {ours}", f"{ours}; {other}", f"{other};{ours};{other}"):
+            status, _h, body = request(server, "GET", "/api/state", cookie=header)
+            assert status == 200, header
+            assert {r["account_name"] for r in json.loads(body)["roles"]} == set(NAMES)
+    # still only our value opens it: the same name with another value, or ours under another name, does not
+    name, value = ours.split("=", 1)
+    for header in (f"{others[0]}; {name}={value}x", f"{others[1]}; other_{name}={value}", f"{name} ={value[:-1]}"):
+        status, _h, body = request(server, "GET", "/api/state", cookie=header)
+        assert status == 403, header
+        assert_no_data(body)
+
+
 def test_a_wrong_secret_is_403_and_sets_no_cookie(running):
     _engine, server = running
     for key in ("wrong", server.secret[:-1], server.secret + "x", "", server.cookie_value):

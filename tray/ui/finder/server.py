@@ -30,7 +30,6 @@ import threading
 import time
 from concurrent.futures import TimeoutError as FutureTimeout
 from http import HTTPStatus
-from http.cookies import CookieError, SimpleCookie
 from http.server import BaseHTTPRequestHandler
 from importlib import resources
 from urllib.parse import parse_qsl, urlencode, urlsplit
@@ -248,12 +247,8 @@ class _Handler(BaseHTTPRequestHandler):
         return (self.headers.get("Host") or "").lower() == f"{self.finder.host}:{self.finder.port}"
 
     def _has_cookie(self) -> bool:
-        try:
-            jar = SimpleCookie(self.headers.get("Cookie") or "")
-        except CookieError:
-            return False
-        morsel = jar.get(self.finder.cookie_name)
-        return morsel is not None and hmac.compare_digest(morsel.value.encode(), self.finder.cookie_value.encode())
+        want = self.finder.cookie_value.encode()
+        return any(hmac.compare_digest(value.encode(), want) for value in cookie_values(self.headers.get("Cookie") or "", self.finder.cookie_name))
 
     def _admit(self) -> str | None:
         """The request's path if it may go on; otherwise the refusal has been sent and None returned."""
@@ -356,3 +351,16 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(HTTPStatus.METHOD_NOT_ALLOWED, b"not allowed\n", headers={"Allow": "GET, POST"})
 
     do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _not_allowed
+
+
+def cookie_values(header: str, name: str) -> list[str]:
+    """The values of every cookie called `name` in a Cookie header, split as browsers join them (RFC 6265
+    §5.4: `name=value` pairs between semicolons). Not `http.cookies`: it stops at the first value it dislikes,
+    and a browser sends this page every cookie any app on 127.0.0.1 set (cookies ignore the port), so one with
+    a JSON value or a space would hide ours."""
+    values = []
+    for pair in header.split(";"):
+        key, equals, value = pair.partition("=")
+        if equals and key.strip() == name:
+            values.append(value.strip())
+    return values
