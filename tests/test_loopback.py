@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 import urllib.request
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
@@ -125,3 +126,58 @@ def test_the_finder_ticket_cannot_be_redeemed_by_another_user(sso_env, home):
     finally:
         finder.stop(server)
         engine.stop()
+
+
+SEND_AND_CLOSE = """
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(b"GET / HTTP/1.0\\r\\nHost: 127.0.0.1\\r\\n\\r\\n")
+print(s.getsockname()[1])
+s.close()
+"""
+
+
+def wait_until_closed_end(port: int) -> None:
+    """Until the kernel lists the client end on `port` as a closed one in time-wait: no socket (inode 0), uid 0."""
+    row_address = "0100007F:%04X" % port
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with open("/proc/net/tcp", encoding="ascii") as f:
+            rows = [line.split() for line in f.readlines()[1:]]
+        if any(r[1] == row_address and r[9] == "0" and r[7] == "0" for r in rows):
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"port {port} never showed as closed in /proc/net/tcp")
+
+
+def test_a_connection_whose_other_end_closed_has_no_known_user():
+    server = socket.create_server(("127.0.0.1", 0))
+    with server:
+        client = socket.create_connection(server.getsockname())
+        port = client.getsockname()[1]
+        conn, _ = server.accept()
+        with conn:
+            client.close()
+            wait_until_closed_end(port)
+            assert peer_uid(conn) is None
+
+
+def test_a_request_another_user_sent_and_closed_is_not_taken_for_roots_own():
+    """Another user sends a request and closes before the server accepts it: the kernel then lists their end with
+    uid 0, which passed for the tray's own user when the tray runs as root (issue 17)."""
+    need(os.getuid() == 0, "switching to another user needs root (CI runs as root)")
+    need(SYSTEM_PYTHON.exists(), "the system's python3 (Debian package python3) runs the other user's client")
+    admitted = []
+
+    class Recording(SameUserHTTPServer):
+        def process_request(self, request, client_address):  # only what verify_request let through gets here
+            admitted.append(client_address)
+            self.shutdown_request(request)
+
+    with Recording(("127.0.0.1", 0), BaseHTTPRequestHandler) as server:  # listening, not yet accepting
+        sent = subprocess.run([str(SYSTEM_PYTHON), "-I", "-c", SEND_AND_CLOSE, str(server.server_address[1])], user=NOBODY,
+                              group=NOBODY, extra_groups=[], capture_output=True, text=True, timeout=60, cwd="/")
+        assert sent.returncode == 0, sent.stderr
+        wait_until_closed_end(int(sent.stdout))
+        server.handle_request()  # accepts the waiting connection and asks who sent it
+        assert admitted == []

@@ -29,7 +29,7 @@ def _hex_address(address: tuple) -> str:
 
 def peer_uid(conn: socket.socket, table: str = PROC_NET_TCP) -> int | None:
     """The uid owning the other end of an accepted IPv4 loopback connection, or None if it cannot be told
-    (not Linux, /proc not readable, the other end gone already)."""
+    (not Linux, /proc not readable, the other end closed or gone already)."""
     try:
         want = (_hex_address(conn.getpeername()), _hex_address(conn.getsockname()))
         with open(table, encoding="ascii") as f:
@@ -37,7 +37,9 @@ def peer_uid(conn: socket.socket, table: str = PROC_NET_TCP) -> int | None:
             for line in f:
                 fields = line.split()
                 if (fields[1], fields[2]) == want:
-                    return int(fields[7])
+                    # A closed end the kernel keeps in time-wait has no socket left: inode 0, and uid 0 whoever
+                    # owned it, which would pass for root's own connection.
+                    return None if fields[9] == "0" else int(fields[7])
     except (OSError, ValueError, IndexError, StopIteration):
         return None
     return None
