@@ -160,6 +160,15 @@ def test_write_to_the_credentials_file_for_botocore_and_the_aws_cli(signed_in, h
     assert ident.returncode == 0, ident.stderr
 
 
+def test_write_narrows_a_credentials_file_others_can_read(signed_in, home):
+    path = home / ".aws" / "credentials"
+    path.write_text("[mine]\naws_access_key_id = AKIAMINE\n", encoding="utf-8")
+    path.chmod(0o644)
+    assert run_cli("write", "dev-admin").returncode == 0
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert path.read_text(encoding="utf-8").startswith("[mine]\naws_access_key_id = AKIAMINE\n")
+
+
 def test_aws_shared_credentials_file_is_honoured(signed_in, home, monkeypatch):
     target = home / "elsewhere" / "creds"
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(target))

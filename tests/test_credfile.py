@@ -358,12 +358,23 @@ def test_sigkill_leaves_old_or_new_file(tmp_path):
 # --------------------------------------------------------------------------- modes, links, locations
 
 
-def test_mode_is_kept(tmp_path):
+def test_a_file_others_can_read_is_narrowed_to_its_owner(tmp_path):
+    """It holds secrets: a world- or group-readable file (0644, 0640) becomes 0600 with every write or removal,
+    through a symlink too; the owner's own bits stay (issue 17)."""
     path = tmp_path / "credentials"
     path.write_text("[a]\nk = 1\n")
-    os.chmod(path, 0o640)
-    credfile.write_profile(path, "p", values())
-    assert stat.S_IMODE(path.stat().st_mode) == 0o640
+    for n, (wide, narrowed) in enumerate(((0o644, 0o600), (0o640, 0o600), (0o666, 0o600), (0o600, 0o600))):
+        os.chmod(path, wide)
+        credfile.write_profile(path, "p", values(n))
+        assert stat.S_IMODE(path.stat().st_mode) == narrowed, oct(wide)
+    os.chmod(path, 0o644)
+    assert credfile.remove_profile(path, "p")
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600 and path.read_text() == "[a]\nk = 1\n"
+    link = tmp_path / "link"
+    link.symlink_to(path)
+    os.chmod(path, 0o644)
+    credfile.write_profile(link, "p", values())
+    assert link.is_symlink() and stat.S_IMODE(path.stat().st_mode) == 0o600
     fresh = tmp_path / "fresh"
     old = os.umask(0)
     try:

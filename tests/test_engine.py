@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import stat
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -207,6 +208,7 @@ def test_pinned_profile_is_rewritten_before_it_expires(engine_for, sso_env, home
     creds_file = home / ".aws" / "credentials"
     first = creds_file.read_text()
     assert "[dev-admin]" in first
+    creds_file.chmod(0o644)  # opened up by hand: keeping it fresh narrows it again
     when = engine.scheduler.deadline(("pin", "dev", "dev-admin"))
     assert timedelta(minutes=39) <= when - clock() <= timedelta(minutes=41)
     clock.now = when
@@ -214,6 +216,7 @@ def test_pinned_profile_is_rewritten_before_it_expires(engine_for, sso_env, home
     assert engine.wait_idle()
     second = creds_file.read_text()
     assert second != first and "[dev-admin]" in second
+    assert stat.S_IMODE(creds_file.stat().st_mode) == 0o600
     assert json.loads((home / ".config" / "sso-tray" / "settings.json").read_text())["pinned"] == ["dev-admin"]
 
 

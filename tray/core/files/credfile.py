@@ -1,7 +1,8 @@
 """Writing profiles into the shared credentials file (`~/.aws/credentials`) without disturbing it (SPEC §6).
 
 The file is someone else's: sso-tray changes only the section it writes, with `inifile`'s rules (every
-other byte kept; the section edited in place or appended; atomic, locked, mode kept, symlink followed).
+other byte kept; the section edited in place or appended; atomic, locked, symlink followed). It holds secrets:
+a file others could read is narrowed to its owner by every write (0644 becomes 0600).
 
 Each written section carries the four credential keys and, when known, `region`. Besides the keys in
 `values`, the section's legacy `aws_security_token` is always replaced: botocore reads it *before*
@@ -58,7 +59,7 @@ def write_profile(path: Path, name: str, values: dict[str, str]) -> None:
     _check_name(name)
     inifile.check_values(values, "the credentials file")
     refuse_hiding_login(name)
-    inifile.rewrite(path, lambda text: inifile.edit(text, {name: values}, _ALWAYS_OWNED))
+    inifile.rewrite(path, lambda text: inifile.edit(text, {name: values}, _ALWAYS_OWNED), private=True)
 
 
 def refuse_hiding_login(name: str) -> None:
@@ -78,7 +79,7 @@ def refuse_hiding_login(name: str) -> None:
 def remove_profile(path: Path, name: str) -> bool:
     """Remove the section `[name]`; True when there was one."""
     _check_name(name)
-    return inifile.rewrite(path, lambda text: inifile.edit(text, {name: None}))
+    return inifile.rewrite(path, lambda text: inifile.edit(text, {name: None}), private=True)
 
 
 def read_profile(path: Path, name: str) -> dict[str, str] | None:

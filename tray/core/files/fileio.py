@@ -30,11 +30,13 @@ def resolve_target(path: Path) -> Path:
     return Path(os.path.realpath(path))
 
 
-def atomic_write(path: Path, data: bytes | str, *, mode: int | None = None, default_mode: int = 0o600) -> None:
+def atomic_write(path: Path, data: bytes | str, *, mode: int | None = None, default_mode: int = 0o600,
+                 private: bool = False) -> None:
     """Replace `path` with `data` atomically.
 
     `mode` forces the file mode; otherwise an existing file keeps its mode and a new file gets
-    `default_mode`. Folders that do not exist are created private to the user (0700).
+    `default_mode`. `private` (a file of secrets) takes group and other access away from a kept mode.
+    Folders that do not exist are created private to the user (0700).
     """
     if isinstance(data, str):
         data = data.encode("utf-8")
@@ -45,6 +47,8 @@ def atomic_write(path: Path, data: bytes | str, *, mode: int | None = None, defa
             mode = stat.S_IMODE(target.stat().st_mode)
         except FileNotFoundError:
             mode = default_mode
+        if private:
+            mode &= 0o700
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
         os.fchmod(fd, mode) if hasattr(os, "fchmod") else os.chmod(tmp, mode)

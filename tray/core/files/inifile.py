@@ -323,9 +323,9 @@ def read_text(path: Path) -> str:
     return read_document(path)[0]
 
 
-def rewrite(path: Path, change: Callable[[str], str | None]) -> bool:
+def rewrite(path: Path, change: Callable[[str], str | None], *, private: bool = False) -> bool:
     """Under the lock: read, apply `change(text) -> new text | None`, write atomically if it changed, in the
-    encoding the file was read in (`decode`).
+    encoding the file was read in (`decode`); `private`: for this user alone (see `fileio.atomic_write`).
 
     An exception raised by `change` (e.g. a `UsageError` for a clash it found) leaves the file untouched."""
     from tray.core.files import fileio  # only a write needs it
@@ -340,7 +340,7 @@ def rewrite(path: Path, change: Callable[[str], str | None]) -> bool:
             target = fileio.resolve_target(path)
             if target.exists() and not os.access(target, os.W_OK):
                 raise AwsError(f"cannot write {path}: the file is read-only")
-            fileio.atomic_write(path, encode(new, encoding, path))
+            fileio.atomic_write(path, encode(new, encoding, path), private=private)
             return True
     except OSError as e:
         raise AwsError(f"cannot write {path}: {_reason(e)}") from None
