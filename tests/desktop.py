@@ -399,6 +399,7 @@ DBUS_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Confi
 
 DUNSTRC = """[global]
     monitor = 0
+    markup = full
     follow = none
     width = 360
     origin = top-left
@@ -711,6 +712,24 @@ class VirtualDesktop:
                                              "body": entry["body"]["data"], "urgency": entry.get("urgency", {}).get("data")})
                 item["closed"] = True
         return list(seen.values())
+
+    def shown_text(self, nid: str) -> str:
+        """What dunst shows of notification `nid`, as a person reads it: its message (summary, then body) with the
+        markup dunst found in it applied by Pango, so a tag it took for formatting is gone and an escaped one
+        reads as written. Closes the notification (dunst keeps the message of closed ones only)."""
+        import gi
+
+        gi.require_version("Pango", "1.0")
+        from gi.repository import Pango
+
+        self.run("dunstctl", "close-all", check=False)
+
+        def message():
+            history = json.loads(self.run("dunstctl", "history", check=False) or '{"data": [[]]}')
+            return next((e["message"]["data"] for e in history.get("data", [[]])[0] if str(e["id"]["data"]) == nid), None)
+
+        _ok, _attributes, text, _accel = Pango.parse_markup(wait_for(message, 5, 0.05, f"notification {nid} in the history"), -1, "\0")
+        return text
 
     def notifications_shown(self) -> int:
         return int(self.run("dunstctl", "count", "displayed", check=False).strip() or 0)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import subprocess
 import sys
 import time
 import urllib.request
@@ -448,6 +449,23 @@ def test_expiry_notification_and_its_action_signs_in(desktop, start_tray, sso_en
     assert desktop.notifications_shown() == 0
     assert len([n for n in desktop.notifications() if "expires in" in (n["summary"] or "")]) == 1
     no_traceback(tray)
+
+
+def test_a_notification_body_from_a_server_reads_as_written_never_as_markup(desktop):
+    """A body carries a server's error text; dunst (markup = full, as Debian ships it), GNOME and KDE render a
+    body as markup, so a server could show a link or hide words in the person's notification (issue 17)."""
+    desktop.clear_notifications()
+    title = "sso-tray: dev-admin not refreshed"
+    body = 'AccessDenied: <b>urgent</b> <a href="https://evil.example/">open this</a> &amp; <i>more</i> & Co'
+    code = ("import sys; from tray.ui.notify import DBusNotifier; n = DBusNotifier(); "
+            "assert n.available, n.reason; n.notify(sys.argv[1], sys.argv[2], {}, lambda key: None)")
+    sent = subprocess.run([sys.executable, "-c", code, title, body], env=desktop.env, capture_output=True, text=True, timeout=30)
+    assert sent.returncode == 0, sent.stderr
+    [note] = wait_for(lambda: [n for n in desktop.notifications() if n["summary"] == title], 10, 0.1, "the notification")
+    [caps] = desktop.bus.call("org.freedesktop.Notifications", "/org/freedesktop/Notifications", "org.freedesktop.Notifications",
+                              "GetCapabilities", reply="(as)")
+    assert "body-markup" in caps  # dunst started on demand, and renders the body as markup
+    assert desktop.shown_text(note["id"]) == f"{title}\n{body}"
 
 
 # --- faults ----------------------------------------------------------------------------------------------

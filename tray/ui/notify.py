@@ -9,10 +9,14 @@ elsewhere); on Windows, pystray's own notify() (a balloon; see the README's "Pla
 
 Every notifier hands its text to the platform through `notification_text`, which cuts the title and
 the body to the platform's limits (Windows balloons: 63 and 255; pystray raises ValueError above them).
+A body carries text from servers and files (an error message, a session's name); a freedesktop service
+that offers `body-markup` reads the body as markup, so it gets the body escaped: shown as written, never
+as a link or formatting someone else chose.
 """
 
 from __future__ import annotations
 
+import html
 import logging
 import threading
 from typing import Callable
@@ -63,6 +67,7 @@ class DBusNotifier:
             self.reason = f"no notification service on the session bus ({e.message.split(':')[0]})"
             return
         self.actions_supported = "actions" in caps
+        self.body_markup = "body-markup" in caps
         self.available = True
         self._bus.signal_subscribe(BUS_NAME, BUS_NAME, "ActionInvoked", OBJECT_PATH, None, Gio.DBusSignalFlags.NONE, self._on_action)
         self._bus.signal_subscribe(BUS_NAME, BUS_NAME, "NotificationClosed", OBJECT_PATH, None, Gio.DBusSignalFlags.NONE, self._on_closed)
@@ -70,6 +75,8 @@ class DBusNotifier:
     def notify(self, title: str, body: str, actions: dict[str, str], on_action: Callable[[str], None]) -> None:
         GLib = self._GLib
         title, body = notification_text(title, body)
+        if self.body_markup:  # the summary is plain text by the specification; only the body is markup
+            body = html.escape(body, quote=False)
         flat: list[str] = []
         if actions:
             # "default" is what clicking the notification itself invokes
