@@ -101,3 +101,30 @@ def test_adaptive_limiter_learns_a_rate_limit(signed_in):
     floor = (calls - throttled) / 20
     assert elapsed < floor * 1.5 + 2  # generous; the real ratio is in the benchmark
     assert throttled / calls < 0.1
+
+
+def test_names_from_the_portal_reach_the_terminal_escaped(signed_in):
+    """A portal's account and role names are printed by `profiles`: an escape sequence in one (set the window
+    title, clear the screen), a newline or a bidi override must show as escapes, not act (issue 17)."""
+    signed_in.options.account_names = ["Prod\x1b]0;owned\x07\x1b[2J", "Dev\nfake-profile  999999999999 (Root)  Admin", "Sandbox"]
+    signed_in.options.role_names = ["Admin\u202eetirW", "ReadOnly"]
+    # --json was already safe (JSON escapes them) and keeps the names as the portal gave them
+    data, _ = profiles_json("--refresh")
+    assert {p["account_name"] for p in data["profiles"]} == set(signed_in.options.account_names)
+    result = run_cli("profiles")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert len(lines) == len(data["profiles"]) and all(line.isprintable() for line in lines), result.stdout
+    assert r"('Prod\x1b]0;owned\x07\x1b[2J')" in result.stdout and r"('Dev\nfake-profile" in result.stdout
+    assert r"'Admin\u202eetirW'" in result.stdout
+
+
+def test_an_error_that_names_what_the_portal_gave_is_one_escaped_line(signed_in):
+    signed_in.options.role_names = ["Admin\x1b[2J", "ReadOnly\nsso-tray: all good"]
+    first = sim_accounts(signed_in)[0]
+    profiles_json("--refresh")
+    result = run_cli("export", f"{first.name}/Nope")
+    assert result.returncode == 2
+    [line] = result.stderr.splitlines()
+    assert line.isprintable() and line.startswith("sso-tray: \"no role 'Nope' in account"), line
+    assert r"Admin\x1b[2J" in line and r"ReadOnly\nsso-tray: all good" in line

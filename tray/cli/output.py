@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import sys
 
+from tray.core.errors import shown
+
 
 def print_err(message: str) -> None:
-    print(f"sso-tray: {message}", file=sys.stderr, flush=True)
+    """One line on stderr; a message may carry a server's or a file's text, so it goes through `shown`."""
+    print(f"sso-tray: {shown(message)}", file=sys.stderr, flush=True)
 
 
 # What a console code page (cp932, cp949, cp1252) cannot show is written as its nearest ASCII.

@@ -7,7 +7,7 @@ import os
 import sys
 
 from tray.cli.output import print_err
-from tray.core.errors import UsageError
+from tray.core.errors import UsageError, shown
 
 
 def _discovery_for(session):
@@ -30,10 +30,11 @@ def _with_account_name(profile):
 
 
 def _shown(profile) -> str:
-    """How a message names a profile: an SSO role by its account's name first, an `aws login` one by its name."""
+    """How a message names a profile: an SSO role by its account's name first, an `aws login` one by its name;
+    escaped (`shown`), as the names come from the portal."""
     from tray.core.identity.profiles import RoleProfile
 
-    return _with_account_name(profile).label if isinstance(profile, RoleProfile) else profile.name
+    return shown(_with_account_name(profile).label if isinstance(profile, RoleProfile) else profile.name)
 
 
 def _picked(config, args) -> str:
@@ -123,7 +124,8 @@ def _print_profiles(profiles) -> None:
         key=lambda row: (not row[1].configured, natural_key(row[0]) if row[1].configured else (),
                          natural_key(row[1].account_name or row[1].account_id), natural_key(row[1].role_name), row[1].session.name),
     )
-    table = [(name, p.account_name or "", p.account_id, p.role_name, p.session.name) for name, p in rows]
+    # names come from the portal: a terminal must not act on an escape sequence in one
+    table = [tuple(map(shown, (name, p.account_name or "", p.account_id, p.role_name, p.session.name))) for name, p in rows]
     if sys.stdout.isatty() and table:
         table.insert(0, ("PROFILE", "ACCOUNT", "ACCOUNT ID", "ROLE", "SSO SESSION"))
     widths = [max(len(row[i]) for row in table) for i in range(4)] if table else []
@@ -170,7 +172,7 @@ def cmd_write(args) -> int:
     creds = credentials()
     path = credentials_file()
     write_profile(path, name, credential_values(creds, profile.region))
-    print(f"Wrote [{name}] to {path} for {_shown(profile)} (valid until {clock_time(creds.expiration)}).")
+    print(f"Wrote [{shown(name)}] to {path} for {_shown(profile)} (valid until {clock_time(creds.expiration)}).")
     return 0
 
 def section_name(profile) -> str:

@@ -7,7 +7,7 @@ import sys
 from datetime import timedelta
 
 from tray.cli.output import print_err
-from tray.core.errors import UsageError
+from tray.core.errors import UsageError, shown
 
 
 def sign_in(session, device_code: bool = False, open_browser: bool = True, timeout: float = 600.0) -> None:
@@ -111,7 +111,7 @@ def _lasts_or_renewed(session, duration: timedelta) -> bool:
         try:  # renewing is silent: only a refused or failed renewal leads to a sign-in
             renew(session, now, window=duration)
         except TrayError as e:
-            print(f"{session.name}: could not renew ({e}); signing in", file=sys.stderr)
+            print(shown(f"{session.name}: could not renew ({e}); signing in"), file=sys.stderr)
         status, _token = session_status(session, now)
     if not status.lasts(now, duration):
         return False
@@ -184,9 +184,9 @@ def cmd_status(args) -> int:
                 line = f"{s.session.name} — expired at {clock_time(s.expires_at)}"
             else:
                 line = f"{s.session.name} — signed out"
-            print(line)
-            if s.problem:
-                print(f"  {s.problem}")
+            print(shown(line))
+            if s.problem:  # may carry the server's words
+                print(f"  {shown(s.problem)}")
     if short:
         print_err(_why_short(short, need, now))
         # a section that cannot be used is bad config (2); a session that is only signed out or short is 3

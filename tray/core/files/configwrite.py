@@ -19,7 +19,7 @@ from functools import lru_cache
 from urllib.parse import urlsplit
 
 from tray.core.files import inifile, paths
-from tray.core.errors import UsageError
+from tray.core.errors import UsageError, shown
 
 DEFAULT_SCOPES: tuple[str, ...] = ("sso:account:access",)
 _SESSION_KEYS = frozenset({"sso_start_url", "sso_region", "sso_registration_scopes"})
@@ -214,12 +214,6 @@ def _is_managed(values: dict[str, str]) -> bool:
     return values.get(MANAGED_KEY, "").lower() == "true"
 
 
-def _shown(text: str, limit: int = 40) -> str:
-    """A value from the portal, quoted for a one-line message: escapes show, nothing can break the line."""
-    shown = repr(text)
-    return shown if len(shown) <= limit else shown[: limit - 4].rstrip("\\") + "..." + shown[0]  # repr's own quote
-
-
 def _check_role(values: dict[str, str]) -> None:
     """A role from the portal that could not be written as it is refuses the whole run, nothing written:
     Identity Center gives 12-digit account IDs and permission sets named from [\\w+=,.@-], so such a
@@ -227,11 +221,11 @@ def _check_role(values: dict[str, str]) -> None:
     answers are no better; skipping the role would also leave --prune deciding on a partial list."""
     account_id, role_name = values["sso_account_id"], values["sso_role_name"]
     if not re.fullmatch(r"[0-9]{12}", account_id):
-        raise UsageError(f"the portal gave an account ID that is not 12 digits ({_shown(account_id)}): nothing written")
+        raise UsageError(f"the portal gave an account ID that is not 12 digits ({shown(account_id, 40)}): nothing written")
     try:
         inifile.check_values(values, "the AWS config")
     except UsageError as e:
-        raise UsageError(f"role {account_id}/{_shown(role_name)} from the portal: {e}; nothing written") from None
+        raise UsageError(f"role {account_id}/{shown(role_name, 40)} from the portal: {e}; nothing written") from None
 
 
 def plan_profiles(
