@@ -3,6 +3,7 @@ and the Windows Run value through the same code, on Linux (plistlib; the registr
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import plistlib
 import subprocess
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import need_program, run_cli
+from conftest import need, need_program, run_cli
 from tray.core.osutil import autostart
 from tray.core.files import paths
 from tray.core.osutil.autostart import (
@@ -43,7 +44,9 @@ def desktop_keys(path: Path) -> dict[str, str]:
 
 def exec_argv(path: Path) -> list[str]:
     """The command a desktop reads from the entry's Exec key, parsed by GLib (what GNOME uses)."""
-    GLib = pytest.importorskip("gi.repository.GLib")
+    need(importlib.util.find_spec("gi") is not None, "PyGObject (the tray extra) parses the entry as GNOME does")
+    from gi.repository import GLib
+
     keyfile = GLib.KeyFile()
     keyfile.load_from_file(str(path), GLib.KeyFileFlags.NONE)
     value = keyfile.get_string("Desktop Entry", "Exec")  # undoes the string escapes
@@ -60,6 +63,7 @@ def autostart_file(home: Path) -> Path:
 # --- Linux: the XDG autostart entry --------------------------------------------------------------
 
 
+@pytest.mark.pygobject
 def test_linux_round_trip_through_the_api(home):
     path = autostart_file(home)
     assert not autostart.is_enabled("linux")
@@ -88,6 +92,7 @@ def test_linux_round_trip_through_the_api(home):
     autostart.disable("linux")  # already off: nothing to do, no error
 
 
+@pytest.mark.pygobject
 def test_the_entry_runs_the_installed_console_script(home):
     """From this venv the program is its `sso-tray` console script, by absolute path, with `run`."""
     autostart.enable("linux")
@@ -137,6 +142,7 @@ def test_a_malformed_entry_is_off_not_a_crash(home, text):
     assert not autostart.is_enabled("linux")
 
 
+@pytest.mark.pygobject
 @pytest.mark.parametrize("argv", [
     ["/opt/My Apps/sso-tray", "run"],
     ["/home/a'b/bin/sso-tray", "run"],
@@ -386,6 +392,7 @@ def test_backend_by_platform():
 # --- the command: sso-tray autostart on|off|status -------------------------------------------------
 
 
+@pytest.mark.pygobject
 def test_cli_autostart_on_status_off(home):
     path = autostart_file(home)
 
@@ -461,6 +468,7 @@ print(Gtk.IconTheme.new().lookup_icon("sso-tray", 48, 0).get_filename())
 """
 
 
+@pytest.mark.pygobject
 def test_cli_autostart_on_adds_the_menu_entry_and_icons_and_off_removes_them(home):
     assert run_cli("autostart", "on").returncode == 0
     check_menu_entry(home)

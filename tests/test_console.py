@@ -44,6 +44,7 @@ def follow(url: str) -> tuple[int, str]:
         return e.code, e.read().decode()
 
 
+@pytest.mark.browser
 def test_link_opened_in_chromium_lands_on_the_console_as_the_role(signed_in, home, tmp_path, monkeypatch):
     need_program("chromium")
     need(__import__("importlib").util.find_spec("playwright") is not None, "playwright is not installed")

@@ -63,6 +63,7 @@ def test_no_icon_binaries_are_kept_in_the_repository():
 # --- the desktop entry and the PyInstaller entry point --------------------------------------------
 
 
+@pytest.mark.pygobject
 def test_menu_desktop_entry_is_valid():
     path = PACKAGING / "sso-tray.desktop"
     validate_desktop_file(path)

@@ -343,7 +343,8 @@ def simulated_windows(tmp_path, monkeypatch):
     real_expanduser = os.path.expanduser
     monkeypatch.setattr(os.path, "expanduser", lambda p: str(profile) + p[1:] if p.startswith("~") else real_expanduser(p))
     monkeypatch.setattr(platformdirs, "PlatformDirs", platformdirs.windows.Windows)
-    monkeypatch.setattr(platformdirs.windows, "_RESOLVE_WIN_FOLDER", platformdirs.windows.get_win_folder_from_env_vars)
+    # public names: the private resolver behind them is named differently in 4.12 (Python 3.10 gets it) and 4.14
+    monkeypatch.setattr(platformdirs.windows, "get_win_folder", platformdirs.windows.get_win_folder_from_env_vars)
     for name in ("AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE", "AWS_ENDPOINT_URL_SSO", "AWS_ENDPOINT_URL_SSO_OIDC", paths.ROOT_ENV):
         monkeypatch.delenv(name, raising=False)  # so that monkeypatch restores what the demo sets
     return profile

@@ -191,6 +191,7 @@ def drained(app) -> None:
     assert done.wait(10), "the UI loop is stuck"
 
 
+@pytest.mark.pygobject
 def test_every_change_of_the_icon_arrives_on_the_thread_that_runs_it(tray_on_fake_icon, home):
     from tray.core.engine.state import ERROR, VALID
     from tray.ui.menu import status_text, tooltip
@@ -257,6 +258,7 @@ def test_every_change_of_the_icon_arrives_on_the_thread_that_runs_it(tray_on_fak
     assert ("_stop", "ui") in icon.calls
 
 
+@pytest.mark.pygobject
 def test_a_burst_of_changes_is_applied_once_with_the_newest_values():
     from gi.repository import GLib
 
