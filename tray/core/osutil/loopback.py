@@ -36,10 +36,10 @@ def peer_uid(conn: socket.socket, table: str = PROC_NET_TCP) -> int | None:
             next(f)  # the header
             for line in f:
                 fields = line.split()
-                if (fields[1], fields[2]) == want:
-                    # A closed end the kernel keeps in time-wait has no socket left: inode 0, and uid 0 whoever
-                    # owned it, which would pass for root's own connection.
-                    return None if fields[9] == "0" else int(fields[7])
+                # A closed end the kernel keeps in time-wait has no socket left: inode 0, and uid 0 whoever
+                # owned it, which would pass for root's own connection. Such a row tells nothing: skip it.
+                if (fields[1], fields[2]) == want and fields[9] != "0":
+                    return int(fields[7])
     except (OSError, ValueError, IndexError, StopIteration):
         return None
     return None
