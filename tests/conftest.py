@@ -51,23 +51,23 @@ def home(tmp_path, monkeypatch) -> Path:
 
 @pytest.fixture
 def xvfb(monkeypatch):
-    """A private X server; DISPLAY points at it for the test and its children."""
+    """A private X server; DISPLAY points at it for the test and its children. Xvfb picks a free display
+    itself (-displayfd): a number chosen here could be taken at the same moment by another test run, whose
+    server this test would then use until that run stopped it."""
     need_program("Xvfb")
-    for n in range(90, 140):
-        if not Path(f"/tmp/.X11-unix/X{n}").exists() and not Path(f"/tmp/.X{n}-lock").exists():
-            break
-    display = f":{n}"
-    proc = subprocess.Popen(
-        ["Xvfb", display, "-screen", "0", "1024x768x24", "-nolisten", "tcp"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 10
-    while not Path(f"/tmp/.X11-unix/X{n}").exists():
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail("Xvfb did not start")
-        time.sleep(0.05)
+    read, write = os.pipe()
+    try:
+        proc = subprocess.Popen(["Xvfb", "-displayfd", str(write), "-screen", "0", "1024x768x24", "-nolisten", "tcp"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, pass_fds=(write,))
+    finally:
+        os.close(write)
+    with os.fdopen(read) as f:
+        number = f.readline().strip()  # written once the server accepts connections; EOF if it died
+    if not number.isdigit():
+        proc.kill()
+        proc.wait(5)
+        pytest.fail("Xvfb did not start")
+    display = f":{number}"
     monkeypatch.setenv("DISPLAY", display)
     yield display
     proc.terminate()
