@@ -543,6 +543,7 @@ print(json.dumps({"while_open": while_open, "after": icon.applied}))
 """
 
 
+@pytest.mark.pygobject
 def test_on_gtk_changes_wait_while_gtks_own_popup_of_the_menu_is_open(xvfb, tmp_path):
     """The gtk backend (and AppIndicator without a panel) shows the menu as GTK's own popup: a new menu set
     while it is open would be swapped under the pointer. A real Gtk.Menu popped up on the virtual display,
