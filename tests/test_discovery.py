@@ -115,7 +115,7 @@ def test_names_from_the_portal_reach_the_terminal_escaped(signed_in):
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert len(lines) == len(data["profiles"]) and all(line.isprintable() for line in lines), result.stdout
-    assert r"('Prod\x1b]0;owned\x07\x1b[2J')" in result.stdout and r"('Dev\nfake-profile" in result.stdout
+    assert r"'Prod\x1b]0;owned\x07\x1b[2J'" in result.stdout and r"'Dev\nfake-profile" in result.stdout
     assert r"'Admin\u202eetirW'" in result.stdout
 
 
