@@ -15,16 +15,13 @@ it quits) holds the endpoint's origin and its key, which `POST /tokens` takes in
 
 from __future__ import annotations
 
-import contextlib
-import http.client
-import json
 import threading
 from concurrent.futures import Future, TimeoutError as FutureTimeout
-from urllib.parse import urlsplit
 
 from tray.core.errors import AwsError, NotSignedIn, TrayError, UsageError
 from tray.core.files import paths
 from tray.core.outlets.endpoint import ISSUE_PATH, KEY_HEADER, CredentialEndpoint
+from tray.ui.finder import channel
 
 ANSWER_WAIT = 30.0  # seconds a request may wait for the engine (an AWS call under a rate limit)
 NOT_RUNNING = ("the tray is not running, and --refreshing lines are served by it: start it with `sso-tray run`"
@@ -41,17 +38,13 @@ class Terminals:
         self._lock = threading.Lock()
 
     def start(self) -> Terminals:
-        from tray.core.files.fileio import private_dir, write_json
-
         self.endpoint.start()
-        private_dir(channel_file().parent)  # the folder is what keeps the key private: 0700, and ours
-        write_json(channel_file(), {"origin": self.endpoint.origin, "key": self.endpoint.key}, mode=0o600)
+        channel.publish(self.endpoint.origin, self.endpoint.key, channel_file())
         return self
 
     def stop(self) -> None:
         """Quit: the tokens die with the endpoint."""
-        with contextlib.suppress(FileNotFoundError):
-            channel_file().unlink()
+        channel.withdraw(channel_file())
         with self._lock:
             self._tokens.clear()
         self.endpoint.stop()
@@ -105,23 +98,7 @@ def channel_file():
 def ask_for_variables(profile: str, timeout: float = ANSWER_WAIT + 5) -> dict[str, str]:
     """`export --refreshing`: the running tray's container variables for `profile`. UsageError when no tray
     answers, NotSignedIn or AwsError when it cannot give the profile credentials."""
-    try:
-        entry = json.loads(channel_file().read_text(encoding="utf-8"))
-        origin, key = entry["origin"], entry["key"]
-        parts = urlsplit(origin)
-        host, port = parts.hostname, parts.port
-    except (OSError, ValueError, KeyError, TypeError):
-        raise UsageError(NOT_RUNNING) from None
-    conn = http.client.HTTPConnection(host, port, timeout=timeout)
-    try:
-        conn.request("POST", ISSUE_PATH, body=json.dumps({"profile": profile}).encode(),
-                     headers={"Host": f"{host}:{port}", KEY_HEADER: key, "Content-Type": "application/json"})
-        response = conn.getresponse()
-        status, answer = response.status, json.loads(response.read())
-    except (OSError, ValueError):  # a tray that crashed left its file: nothing answers, or something else does
-        raise UsageError(NOT_RUNNING) from None
-    finally:
-        conn.close()
+    _origin, status, answer = channel.ask(channel_file(), ISSUE_PATH, KEY_HEADER, NOT_RUNNING, {"profile": profile}, timeout)
     if not isinstance(answer, dict):
         raise UsageError(NOT_RUNNING)
     if status == 200 and isinstance(answer.get("variables"), dict):

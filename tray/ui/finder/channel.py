@@ -26,38 +26,50 @@ def channel_file():
     return paths.app_locks_dir() / "finder.json"
 
 
-def publish(origin: str, secret: str) -> None:
+def publish(origin: str, secret: str, file=None) -> None:
+    """Write the channel `file` (the finder's by default): the origin and the secret, for this user alone."""
     from tray.core.files.fileio import private_dir, write_json
 
-    private_dir(channel_file().parent)  # the folder is what keeps the secret private: 0700, and ours
-    write_json(channel_file(), {"origin": origin, "key": secret}, mode=0o600)
+    file = file or channel_file()
+    private_dir(file.parent)  # the folder is what keeps the secret private: 0700, and ours
+    write_json(file, {"origin": origin, "key": secret}, mode=0o600)
 
 
-def withdraw() -> None:
+def withdraw(file=None) -> None:
     with contextlib.suppress(FileNotFoundError):
-        channel_file().unlink()
+        (file or channel_file()).unlink()
+
+
+def ask(file, path: str, key_header: str, not_running: str, body: dict | None = None, timeout: float = 3.0) -> tuple[str, int, object]:
+    """POST `path` (with `body` as JSON) to the tray that wrote the channel `file`, its secret in `key_header`:
+    (the tray's origin, the status, the JSON answer). UsageError(`not_running`) when no tray answers: a tray
+    that crashed left its file, and nothing answers there, or something else does."""
+    try:
+        entry = json.loads(file.read_text(encoding="utf-8"))
+        origin, key = entry["origin"], entry["key"]
+        parts = urlsplit(origin)
+        host, port = parts.hostname, parts.port
+    except (OSError, ValueError, KeyError, TypeError):
+        raise UsageError(not_running) from None
+    headers = {"Host": f"{host}:{port}", key_header: key}
+    if body is not None:
+        headers["Content-Type"] = "application/json"
+    conn = http.client.HTTPConnection(host, port, timeout=timeout)
+    try:
+        conn.request("POST", path, body=None if body is None else json.dumps(body).encode(), headers=headers)
+        response = conn.getresponse()
+        return origin, response.status, json.loads(response.read())
+    except (OSError, ValueError):
+        raise UsageError(not_running) from None
+    finally:
+        conn.close()
 
 
 def page_url(text: str | None = None, timeout: float = 3.0) -> str:
     """A one-time URL of the running tray's finder (TEXT for the search box): the secret itself stays in
     this file and never reaches a browser's command line. UsageError when no tray answers."""
-    try:
-        entry = json.loads(channel_file().read_text(encoding="utf-8"))
-        origin, key = entry["origin"], entry["key"]
-        parts = urlsplit(origin)
-        host, port = parts.hostname, parts.port
-    except (OSError, ValueError, KeyError, TypeError):
-        raise UsageError(NOT_RUNNING) from None
     path = "/api/ticket" + (f"?{urlencode({'q': text})}" if text else "")
-    conn = http.client.HTTPConnection(host, port, timeout=timeout)
-    try:
-        conn.request("POST", path, headers={"Host": f"{host}:{port}", KEY_HEADER: key})
-        response = conn.getresponse()
-        answer = json.loads(response.read()) if response.status == 200 else None
-    except (OSError, ValueError):  # a tray that crashed left its file: nothing answers, or something else does
-        answer = None
-    finally:
-        conn.close()
-    if not isinstance(answer, dict) or not str(answer.get("url", "")).startswith(origin + "/"):
+    origin, status, answer = ask(channel_file(), path, KEY_HEADER, NOT_RUNNING, timeout=timeout)
+    if status != 200 or not isinstance(answer, dict) or not str(answer.get("url", "")).startswith(origin + "/"):
         raise UsageError(NOT_RUNNING)
     return answer["url"]
