@@ -42,6 +42,7 @@ from tray.core.credentials import RoleCredentials, format_time, parse_time, utcn
 from tray.core.errors import AwsError, ConfigError, NotSignedIn, TrayError, UsageError
 from tray.core.files.fileio import file_lock, write_json
 from tray.core.identity.config import LoginProfile
+from tray.core.identity.tokens import read_cache_file
 
 SAME_DEVICE = "arn:aws:signin:::devtools/same-device"
 CROSS_DEVICE = "arn:aws:signin:::devtools/cross-device"
@@ -51,7 +52,6 @@ REFRESH_WINDOW = timedelta(minutes=5)
 NEEDS = "aws login sessions need botocore 1.41 or newer with awscrt: pip install -U 'botocore[crt]>=1.41'"
 
 SIGNED_OUT, VALID, EXPIRED = "signed_out", "valid", "expired"
-_READ_ATTEMPTS, _READ_PAUSE = 3, 0.1  # botocore before 1.42.11 rewrote cache files in place
 
 
 @dataclass(frozen=True)
@@ -78,26 +78,17 @@ class LoginToken:
 
 
 def read_token(profile: LoginProfile) -> LoginToken | None:
-    """The cached login token, or None when there is none; NotSignedIn when the file cannot be used."""
-    path = profile.cache_path
-    for attempt in range(1, _READ_ATTEMPTS + 1):
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            return None
-        except OSError as e:
-            raise NotSignedIn(f"{path}: cannot read the cached login ({e.strerror}); sign in again: {profile.login_hint}") from None
-        try:
-            body = json.loads(text)
-            access = body["accessToken"]
-            for key in ("accessKeyId", "secretAccessKey", "sessionToken"):
-                if not isinstance(access[key], str):
-                    raise TypeError(key)
-            return LoginToken(body, parse_time(access["expiresAt"]))
-        except (ValueError, KeyError, TypeError, AttributeError):
-            if attempt < _READ_ATTEMPTS:
-                time.sleep(_READ_PAUSE)
-    raise NotSignedIn(f"{path}: the cached login is corrupt or incomplete; sign in again: {profile.login_hint}")
+    """The cached login token, or None when there is none; NotSignedIn (CorruptTokenCache) when the file
+    cannot be used. Read as the SSO token cache is (`tokens.read_cache_file`): a half-written file is read again."""
+    return read_cache_file(profile.cache_path, _login_token, "login", profile.login_hint)
+
+
+def _login_token(body: dict) -> LoginToken:
+    access = body["accessToken"]
+    for key in ("accessKeyId", "secretAccessKey", "sessionToken"):
+        if not isinstance(access[key], str):
+            raise TypeError(key)
+    return LoginToken(body, parse_time(access["expiresAt"]))
 
 
 @dataclass(frozen=True)

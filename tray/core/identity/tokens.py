@@ -98,26 +98,29 @@ _pause = time.sleep
 
 def read_token(session: SsoSession) -> Token | None:
     """The cached token, or None when there is none. A file that cannot be used raises CorruptTokenCache."""
-    path = session.token_cache_path
+    return read_cache_file(session.token_cache_path, Token.from_cache, "token", session.login_hint,
+                           ", so the session counts as signed out")
+
+
+def read_cache_file(path: Path, parse, what: str, login_hint: str, consequence: str = ""):
+    """`parse(body)` of the JSON cache file at `path` (an SSO token, an `aws login` cache), None when there is
+    none; read again after a pause before it is called corrupt (CorruptTokenCache)."""
     for attempt in range(1, READ_ATTEMPTS + 1):
         try:
             text = path.read_text(encoding="utf-8")
         except FileNotFoundError:
             return None
         except OSError as e:
-            raise CorruptTokenCache(f"{path}: cannot read the cached token ({e.strerror}); sign in again: {session.login_hint}") from None
+            raise CorruptTokenCache(f"{path}: cannot read the cached {what} ({e.strerror}); sign in again: {login_hint}") from None
         try:
             body = json.loads(text)
             if not isinstance(body, dict):
                 raise ValueError("not an object")
-            return Token.from_cache(body)
+            return parse(body)
         except (ValueError, KeyError, TypeError, AttributeError):
             if attempt < READ_ATTEMPTS:
                 _pause(READ_PAUSE)
-    raise CorruptTokenCache(
-        f"{path}: the cached token is corrupt or incomplete, so the session counts as signed out;"
-        f" sign in again: {session.login_hint}"
-    )
+    raise CorruptTokenCache(f"{path}: the cached {what} is corrupt or incomplete{consequence}; sign in again: {login_hint}")
 
 
 def write_token(session: SsoSession, token: Token) -> None:
