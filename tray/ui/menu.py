@@ -2,8 +2,9 @@
 `to_pystray` turns them into a pystray.Menu. Nothing here does I/O: the menu opens instantly and is
 tested without a display.
 
-Top to bottom (SPEC §7): one status line per session; sign in / sign in again / sign out; "Find a role…";
-favourites and recent profiles; the configured profiles by their own names; accounts → roles → actions;
+Top to bottom (SPEC §7): one status line per session (an `aws login` profile is one too); sign in / sign in
+again / sign out; "Find a role…"; favourites and recent profiles; the configured profiles by their own names
+(a login profile's among them); accounts → roles → actions;
 Refresh accounts; Revoke terminal tokens; Settings; Quit. With no SSO session configured: "Set up AWS SSO…".
 
 The cost is bounded: every submenu below the top (a group, an account, a role's actions) is a function
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Callable, Protocol, Sequence
 
-from tray.core.engine.state import ERROR, EXPIRED, EXPIRING, SIGNED_OUT, SIGNING_IN, VALID, AccountView, RoleView, SessionView, State, clock_time, describe_left
+from tray.core.engine.state import ERROR, EXPIRED, EXPIRING, LOGIN, SIGNED_OUT, SIGNING_IN, VALID, AccountView, RoleView, SessionView, State, clock_time, describe_left
 
 FORMATS = ("bash", "zsh", "sh", "fish", "powershell", "cmd", "dotenv", "json")
 INLINE = 15  # up to this many accounts (or profiles) sit in the menu itself; more are grouped
@@ -162,7 +163,7 @@ def role_actions(role: RoleView, state: State, actions: Actions) -> tuple[Item, 
     fmt = state.default_format
     others = tuple(Item(f, lambda f=f: actions.copy_export(profile, f)) for f in FORMATS if f != fmt)
     favourite = profile in state.favourite_names
-    return (
+    items = (
         Item(f"Copy export lines ({fmt})", lambda: actions.copy_export(profile, None), default=True),
         Item("Copy as", submenu=others),
         Item("Open console", lambda: actions.open_console(profile)),
@@ -171,6 +172,14 @@ def role_actions(role: RoleView, state: State, actions: Actions) -> tuple[Item, 
         Item("Keep fresh in credentials file", lambda: actions.toggle_pinned(profile), checked=profile in state.pinned),
         Item("Remove from favourites" if favourite else "Add to favourites", lambda: actions.toggle_favourite(profile)),
     )
+    if role.login:
+        # an `aws login` profile: no console sign-in for its credentials yet, and a credentials-file section
+        # of its own name would hide it from botocore (the writer refuses it)
+        return tuple(i for i in items if i.text not in LOGIN_HIDDEN)
+    return items
+
+
+LOGIN_HIDDEN = ("Open console", "Write to credentials file", "Keep fresh in credentials file")
 
 
 def _role_item(role: RoleView, state: State, actions: Actions, text: str | None = None) -> Item:
@@ -311,12 +320,12 @@ def build(state: State, actions: Actions) -> tuple[Item, ...]:
     if profiles:
         items += [SEPARATOR, *profiles]
     for s in state.sessions:
-        if s.accounts:
+        if s.accounts and s.kind != LOGIN:  # a login profile's one account is its profile, shown by name above
             items.append(SEPARATOR)
             if named:
                 items.append(Item(f"{s.name} accounts", enabled=False))
             items += account_items(s.accounts, state, actions)
-    usable = [s for s in state.sessions if s.state in (VALID, EXPIRING, ERROR) and s.expires_at and s.expires_at > now]
+    usable = [s for s in state.sessions if s.state in (VALID, EXPIRING, ERROR) and s.expires_at and s.expires_at > now and s.kind != LOGIN]
     if usable:
         items.append(SEPARATOR)
         for s in usable:

@@ -18,7 +18,8 @@ from tray.core.engine.state import clock_time
 from tray.core.engine.view import default_format
 from tray.core.errors import NotSignedIn, TrayError
 from tray.core.files.settings import settings_path
-from tray.core.identity import rolecreds
+from tray.core.identity import login, rolecreds
+from tray.core.identity.config import LoginProfile
 from tray.core.identity.profiles import RoleProfile
 from tray.core.identity.sessions import VALID as STATUS_VALID
 
@@ -35,7 +36,7 @@ class CredentialActions:
         """Credentials for `profile` good for more than `margin` (memory, the disk cache or AWS), handed
         to `use` on a worker; `use` returns the message to show. `on_error` takes a failure instead of
         the usual message and notification."""
-        p = self._roles.get(profile)
+        p = self._roles.get(profile) or self._login_profile(profile)
         if p is None:
             raise TrayError(f"{profile} is no longer among the profiles")
         held = self._creds.get(profile)
@@ -43,7 +44,9 @@ class CredentialActions:
 
         def work():
             creds = held
-            if creds is None or not rolecreds.fresh_enough(creds, clock(), margin):
+            if isinstance(p, LoginProfile):  # the cached ones, or refreshed inside botocore's window
+                creds = login.credentials(p, clock())
+            elif creds is None or not rolecreds.fresh_enough(creds, clock(), margin):
                 creds = rolecreds.get(p.session, p.account_id, p.role_name, clock(), margin)
             return creds, use(p, creds)
 
@@ -104,7 +107,16 @@ class CredentialActions:
         the asking SDK's to show, so it is not told in the menu."""
         return self._post(self._role_credentials, profile)
 
+    def _login_profile(self, profile: str) -> LoginProfile | None:
+        """An `aws login` profile of that name, unless a role profile has it (botocore's chain takes SSO first)."""
+        r = self._logins.get(profile)
+        return r.profile if r is not None and profile not in self._roles else None
+
     def _role_credentials(self, profile: str):
+        lp = self._login_profile(profile)
+        if lp is not None:  # its 15-minute credentials, whatever they have left: an SDK refreshes them in time
+            clock = self.clock
+            return self._work(lambda: login.credentials(lp, clock()), lambda creds, error: creds if error is None else error)
         p = self._roles.get(profile)
         if p is None:
             return TrayError(f"{profile} is no longer among the tray's profiles")

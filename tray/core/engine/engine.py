@@ -34,8 +34,9 @@ from tray.core.credentials import RoleCredentials, utcnow
 from tray.core.engine.actions import CredentialActions
 from tray.core.engine.signins import SignIns
 from tray.core.engine.jobs import Jobs
+from tray.core.engine.logins import LoginSessions
 from tray.core.engine.loop import EventLoop
-from tray.core.engine.record import ACCOUNTS, RENEW, Backoff, SessionRecord, file_signature, of_session
+from tray.core.engine.record import ACCOUNTS, RENEW, Backoff, LoginRecord, SessionRecord, file_signature, of_session
 from tray.core.engine.scheduler import Scheduler
 from tray.core.engine.state import State
 from tray.core.engine.view import build_state, rebuild_roles, same
@@ -66,7 +67,7 @@ class NoNotifier:
         pass
 
 
-class Engine(Jobs, SignIns, CredentialActions):
+class Engine(Jobs, SignIns, LoginSessions, CredentialActions):
     def __init__(
         self,
         *,
@@ -95,6 +96,7 @@ class Engine(Jobs, SignIns, CredentialActions):
         self.settings = Settings()
         self.settings_problem: str | None = None
         self._sessions: dict[str, SessionRecord] = {}
+        self._logins: dict[str, LoginRecord] = {}  # `aws login` profiles, by profile name
         self._roles: dict[str, RoleProfile] = {}
         self._creds: dict[str, RoleCredentials] = {}
         self._pin_written: dict[str, datetime] = {}  # when each pinned profile was last written
@@ -145,7 +147,7 @@ class Engine(Jobs, SignIns, CredentialActions):
 
     def _snapshot(self) -> State:
         return build_state(
-            self.clock(), self._sessions, self._roles, self.settings,
+            self.clock(), self._sessions, self._roles, self.settings, self._logins,
             autostart=self.autostart,
             problem=self.config_problem or self.settings_problem,
             message=self.message,
@@ -173,7 +175,7 @@ class Engine(Jobs, SignIns, CredentialActions):
         self._loop.stop()
 
     def _cancel_all(self) -> None:
-        for s in self._sessions.values():
+        for s in [*self._sessions.values(), *self._logins.values()]:
             if s.signing_in is not None:
                 s.signing_in.set()
 
@@ -193,6 +195,8 @@ class Engine(Jobs, SignIns, CredentialActions):
         self._load_config()
         for s in self._sessions.values():
             self._read_token(s)
+        for r in self._logins.values():
+            self._read_login(r)
         self._rebuild_roles()
         self._reschedule_all()
 
@@ -228,6 +232,7 @@ class Engine(Jobs, SignIns, CredentialActions):
             return
         self._config_doubted = None
         self.config, self.config_problem = config, problem
+        self._load_logins(self.config)
         old = self._sessions
         self._sessions = {}
         for name, session in (self.config.sessions.items() if self.config else ()):
@@ -283,6 +288,8 @@ class Engine(Jobs, SignIns, CredentialActions):
             self._load_config()
             for s in self._sessions.values():
                 self._read_token(s)
+            for r in self._logins.values():
+                self._read_login(r)
             self._rebuild_roles()
             changed = True
         for s in self._sessions.values():
@@ -293,6 +300,7 @@ class Engine(Jobs, SignIns, CredentialActions):
             if current != s.seen:
                 self._read_token(s)
                 changed = True
+        changed = self._check_logins() or changed
         if changed or jumped:
             if jumped:
                 log.info("the clock moved by more than %s s against the monotonic clock: looking afresh", CLOCK_JUMP)

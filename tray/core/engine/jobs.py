@@ -27,6 +27,8 @@ class Jobs:
     def _reschedule_all(self) -> None:
         for name in list(self._sessions):
             self._schedule_session(name)
+        for name in list(self._logins):
+            self._schedule_login(name)
         self._schedule_tick()
 
     def _schedule_session(self, name: str) -> None:
@@ -90,7 +92,7 @@ class Jobs:
     def _schedule_tick(self) -> None:
         """Once a minute while a session is valid: the menu's "time left" text moves on."""
         now = self.clock()
-        if any(s.status(now) == STATUS_VALID for s in self._sessions.values()):
+        if any(s.status(now) == STATUS_VALID for s in [*self._sessions.values(), *self._logins.values()]):
             self.scheduler.schedule((TICK,), now + TICK_EVERY, lambda: self._post(self._tick))
         else:
             self.scheduler.cancel((TICK,))

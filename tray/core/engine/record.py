@@ -13,7 +13,8 @@ from typing import Callable, Hashable
 
 from tray.core.engine.state import AccountView
 from tray.core.identity import accounts
-from tray.core.identity.config import SsoSession
+from tray.core.identity.config import LoginProfile, SsoSession
+from tray.core.identity.login import LoginToken
 from tray.core.identity.sessions import EXPIRED as STATUS_EXPIRED, SIGNED_OUT as STATUS_SIGNED_OUT, VALID as STATUS_VALID
 from tray.core.identity.tokens import Token
 
@@ -52,15 +53,52 @@ class SessionRecord:
         return bool(t and t.refreshable and t.registration_valid(now) and t.access_token != self.refused)
 
 
+@dataclass
+class LoginRecord:
+    """One `aws login` profile's record (a login_session profile: a session of its own); only the engine
+    thread reads or writes it. Its cache file holds 15-minute credentials and no end of the sign-in itself:
+    a refused refresh is the first sign that the sign-in has ended."""
+
+    profile: LoginProfile
+    token: LoginToken | None = None  # the cache file as last read (None: no file, or unusable)
+    seen: bytes | None = None  # the file's bytes when last read, to notice any change
+    read_problem: str | None = None  # why the file is unusable
+    problem: str | None = None  # what the engine's last action for it ran into
+    error: bool = False  # the last renewal failed on the network (icon: error) until one succeeds
+    signing_in: threading.Event | None = None  # set to cancel
+    sign_in_done: Future | None = None
+    renewing: Future | None = None
+    refused: str | None = None  # the access key whose refresh the sign-in service refused
+    warned: set[int] = field(default_factory=set)
+    warned_for: datetime | None = None
+
+    def status(self, now: datetime) -> str:
+        if self.token is None:
+            return STATUS_SIGNED_OUT
+        return STATUS_VALID if self.token.expires_at > now else STATUS_EXPIRED
+
+    def renewable(self) -> bool:
+        t = self.token
+        return bool(t and t.refreshable and t.body["accessToken"]["accessKeyId"] != self.refused)
+
+
 # The kinds of scheduled job. A job's key is (kind, session name) — (PIN, session name, profile) for a
 # pinned profile, (TICK,) for the minute's tick — so no session's name can be taken for part of another's,
-# and each kind fails and backs off on its own: a listing that fails never delays a renewal.
+# and each kind fails and backs off on its own: a listing that fails never delays a renewal. An `aws login`
+# profile's jobs have kinds of their own, so its name may be an SSO session's too.
 RENEW, ACCOUNTS, PIN, EXPIRE, WARN, TICK = "renew", "accounts", "pin", "expire", "warn", "tick"
+LOGIN_RENEW, LOGIN_EXPIRE, LOGIN_WARN = "login renew", "login expire", "login warn"
+LOGIN_KINDS = (LOGIN_RENEW, LOGIN_EXPIRE, LOGIN_WARN)
 
 
 def of_session(name: str) -> Callable[[Hashable], bool]:
-    """Chooses the keys of one session's jobs (for Scheduler.cancel_where)."""
-    return lambda key: len(key) > 1 and key[1] == name
+    """Chooses the keys of one SSO session's jobs (for Scheduler.cancel_where)."""
+    return lambda key: len(key) > 1 and key[1] == name and key[0] not in LOGIN_KINDS
+
+
+def of_login(name: str) -> Callable[[Hashable], bool]:
+    """Chooses the keys of one `aws login` profile's jobs."""
+    return lambda key: len(key) > 1 and key[1] == name and key[0] in LOGIN_KINDS
 
 
 class Backoff:

@@ -20,6 +20,8 @@ class SignIns:
     def _sign_in(self, name: str):
         from tray.core.identity.signin import SignInOptions, login
 
+        if name not in self._sessions and name in self._logins:
+            return self._sign_in_login(name)  # an `aws login` profile (an SSO session of that name comes first)
         s = self._session(name)
         if s.signing_in is not None:
             return s.sign_in_done  # one sign-in per session: the one running goes on
@@ -55,7 +57,7 @@ class SignIns:
 
     def cancel_sign_in(self, name: str) -> None:
         def cancel():
-            s = self._sessions.get(name)
+            s = self._sessions.get(name) or self._logins.get(name)
             if s is not None and s.signing_in is not None:
                 s.signing_in.set()
         self._post(cancel)
@@ -66,6 +68,8 @@ class SignIns:
     def _sign_out(self, name: str) -> Future:
         from tray.core.identity.signin import logout
 
+        if name not in self._sessions and name in self._logins:
+            return self._sign_out_login(name)
         s = self._session(name)
         session = s.session
         if s.signing_in is not None:  # a sign-in under way holds the token file's lock: it ends first

@@ -18,6 +18,8 @@ VALID = "valid"
 SIGNED_OUT = "signed_out"
 ICON_PRIORITY = (ERROR, SIGNING_IN, EXPIRED, EXPIRING, VALID, SIGNED_OUT)
 
+SSO, LOGIN = "sso", "login"  # the kinds of session
+
 EXPIRING_WITHIN = timedelta(minutes=30)  # "expiring soon" below this much time left
 
 
@@ -29,6 +31,7 @@ class RoleView:
     account_name: str
     role_name: str
     session: str
+    login: bool = False  # an `aws login` profile: its own session; no console, nothing written under its name
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +51,7 @@ class SessionView:
     problem: str | None = None  # shown in the menu under the status line
     accounts: tuple[AccountView, ...] = ()
     refreshing: bool = False  # accounts are being listed
+    kind: str = SSO  # SSO: an sso-session; LOGIN: an `aws login` profile (its one account and principal in accounts)
 
     def left(self, now: datetime) -> timedelta | None:
         return None if self.expires_at is None else max(timedelta(0), self.expires_at - now)

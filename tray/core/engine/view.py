@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from tray.core.engine.record import SessionRecord
+from tray.core.engine.record import LoginRecord, SessionRecord
 from tray.core.engine.state import (
-    ERROR, EXPIRED, EXPIRING, EXPIRING_WITHIN, SIGNED_OUT, SIGNING_IN, VALID,
+    ERROR, EXPIRED, EXPIRING, EXPIRING_WITHIN, LOGIN, SIGNED_OUT, SIGNING_IN, VALID,
     AccountView, RoleView, SessionView, State,
 )
 from tray.core.files.settings import Settings
@@ -19,18 +19,25 @@ from tray.core.identity.profiles import RoleProfile, merge
 from tray.core.identity.sessions import EXPIRED as STATUS_EXPIRED, VALID as STATUS_VALID
 
 ASSUMED_LIFETIME = timedelta(hours=8)  # Identity Center's default, for the ring of a token read from disk
+LOGIN_LIFETIME = timedelta(minutes=15)  # what an `aws login` sign-in's credentials last
 
 
 def build_state(now: datetime, records: dict[str, SessionRecord], roles: dict[str, RoleProfile], settings: Settings,
-                **shown) -> State:
+                logins: dict[str, LoginRecord] | None = None, **shown) -> State:
     """The snapshot; `shown` carries what no record holds (autostart, problem, message, message_failed)."""
-    views = tuple(session_view(s, now) for s in records.values())
+    login_views = tuple(login_view(r, now) for r in (logins or {}).values())
+    views = tuple(session_view(s, now) for s in records.values()) + login_views
+    login_roles = {v.name: v.accounts[0].roles[0] for v in login_views}
+
+    def shortcut(name: str) -> RoleView | None:  # a role profile's name wins, as in botocore's chain (SSO first)
+        return role_view(roles[name]) if name in roles else login_roles.get(name)
+
     s = settings
     return State(
         now=now,
         sessions=views,
-        favourites=tuple(role_view(roles[p]) for p in s.favourites if p in roles),
-        recent=tuple(role_view(roles[p]) for p in s.recent if p in roles and p not in s.favourites),
+        favourites=tuple(r for r in map(shortcut, s.favourites) if r is not None),
+        recent=tuple(r for r in map(shortcut, (p for p in s.recent if p not in s.favourites)) if r is not None),
         pinned=frozenset(s.pinned),
         favourite_names=frozenset(s.favourites),
         default_format=s.default_format or default_format(),
@@ -63,6 +70,38 @@ def session_view(s: SessionRecord, now: datetime) -> SessionView:
         problem=s.session.problem or s.problem or s.read_problem,  # a section that cannot be used: this session's
         accounts=s.account_views,
         refreshing=s.refreshing is not None,
+    )
+
+
+def login_view(r: LoginRecord, now: datetime) -> SessionView:
+    """An `aws login` profile as a session of its own, whose one account holds its profile (by its name, as
+    the menu shows configured profiles): the principal that signed in stands where a role's name would."""
+    status = r.status(now)
+    expires = r.token.expires_at if r.token else None
+    if r.signing_in is not None:
+        kind = SIGNING_IN
+    elif r.error:
+        kind = ERROR
+    elif status == STATUS_VALID:
+        kind = EXPIRING if expires - now <= EXPIRING_WITHIN and not r.renewable() else VALID
+    elif status == STATUS_EXPIRED:
+        kind = EXPIRED
+    else:
+        kind = SIGNED_OUT
+    p = r.profile
+    arn = p.login_session.split(":")
+    account = (r.token.account_id if r.token else None) or (arn[4] if len(arn) > 5 else "")
+    principal = arn[5] if len(arn) > 5 else p.login_session
+    role = RoleView(p.name, account, account, principal, p.name, login=True)
+    return SessionView(
+        name=p.name,
+        state=kind,
+        status=status,
+        expires_at=expires,
+        lifetime=max(LOGIN_LIFETIME, expires - now) if expires else None,
+        problem=r.problem or r.read_problem,
+        accounts=(AccountView(account, account, (role,)),),
+        kind=LOGIN,
     )
 
 
