@@ -71,6 +71,7 @@ def test_renewed_before_each_15_minute_end_for_an_hour(login_env, home, engine_f
         view = login_view(engine)
         assert view.state == VALID and view.expires_at == clock.now + timedelta(minutes=15) and view.problem is None
         assert engine.scheduler.deadline((LOGIN_RENEW, "me")) == clock.now + timedelta(minutes=10)
+        assert engine.renewal_gaps() == []
     assert len(set(keys)) == len(keys) and all(login_env.signin.issued(k) for k in keys[1:])
     assert engine.notifier.shown == []
     # the credentials handed out are the renewed ones, from the file (no refresh of their own)
@@ -154,3 +155,25 @@ def test_the_menu_shows_a_login_profile_by_name_without_what_it_refuses(login_en
     assert engine.wait_idle()
     assert engine.state.message_failed and "would hide the `aws login` profile me" in engine.state.message
     assert not (home / ".aws" / "credentials").exists()
+
+
+def test_a_renewal_that_cannot_reach_the_sign_in_service_backs_off_on_its_own(login_env, home, engine_for, monkeypatch):
+    clock = FakeClock(login_env)
+    cli_style_sign_in(login_env, home, clock.now + timedelta(minutes=15))
+    engine = engine_for(clock)
+    engine.load()
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SIGNIN", "http://127.0.0.1:9")  # nothing listens there: the service is away
+    clock.advance(minutes=10)
+    assert (LOGIN_RENEW, "me") in due(engine)
+    view = login_view(engine)
+    assert view.state == "error" and view.problem.startswith("cannot renew:") and "cannot reach" in view.problem
+    retry = engine.scheduler.deadline((LOGIN_RENEW, "me"))
+    assert clock.now < retry <= clock.now + timedelta(seconds=1)  # its own backoff (retry_base 1 s), not the SSO jobs'
+    assert engine.backoff.due(("renew", "me"), clock.now) == clock.now
+    assert engine.notifier.shown == []  # tried again: no warning yet (the 2-minute one would come)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SIGNIN", login_env.url)
+    clock.advance(seconds=1)
+    assert (LOGIN_RENEW, "me") in due(engine)
+    view = login_view(engine)
+    assert view.state == VALID and view.problem is None and view.expires_at == clock.now + timedelta(minutes=15)
+    assert engine.renewal_gaps() == [] and engine.notifier.shown == []

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from tray.core.engine.loop import describe_error
-from tray.core.engine.record import ACCOUNTS, EXPIRE, PIN, RENEW, TICK, WARN, SessionRecord, of_session
+from tray.core.engine.record import ACCOUNTS, EXPIRE, LOGIN_RENEW, PIN, RENEW, TICK, WARN, SessionRecord, of_session
 from tray.core.engine.state import clock_time, describe_left
 from tray.core.engine.warnings import due_warning, next_warning_time
 from tray.core.errors import NotSignedIn
@@ -69,7 +69,7 @@ class Jobs:
                 sched.schedule((PIN, name, profile), when, lambda prof=profile: self._post(self._write_pinned, prof))
 
     def renewal_gaps(self) -> list[str]:
-        """The sessions whose token is renewable but whose renewal is neither under way nor scheduled in
+        """The sessions (and `aws login` profiles) whose token is renewable but whose renewal is neither under way nor scheduled in
         time (before the expiry, or within the longest backoff once late). Always empty: the tests check
         it after every event."""
         def gaps() -> list[str]:
@@ -81,6 +81,12 @@ class Jobs:
                     continue
                 when = self.scheduler.deadline((RENEW, name))
                 if when is None or when > max(t.expires_at, now + late):
+                    found.append(name)
+            for name, r in self._logins.items():  # `aws login` profiles alike
+                if r.token is None or r.renewing is not None or not r.renewable():
+                    continue
+                when = self.scheduler.deadline((LOGIN_RENEW, name))
+                if when is None or when > max(r.token.expires_at, now + late):
                     found.append(name)
             return found
         return self._post(gaps).result(timeout=60)

@@ -120,6 +120,16 @@ class LoginSessions:
                 lambda _action, n=name: self.sign_in(n),
             )
 
+    def _passed_warnings(self, r: LoginRecord) -> bool:
+        """Count the warnings whose time has passed as given; True if the credentials in hand are still valid."""
+        now, t = self.clock(), r.token
+        if t is None or t.expires_at <= now:
+            return False
+        if r.warned_for != t.expires_at:
+            r.warned, r.warned_for = set(), t.expires_at
+        due_warning(t.expires_at, self.settings.warn_minutes, now, r.warned)
+        return True
+
     def _renew_login(self, name: str):
         r = self._logins.get(name)
         if r is None or r.renewing is not None:
@@ -139,14 +149,14 @@ class LoginSessions:
             if isinstance(error, NotSignedIn):  # the sign-in has ended: the credentials in hand are the last
                 if _key(r.token) == _key(tried):
                     r.refused = _key(tried)
-                    now = self.clock()
-                    if r.token.expires_at > now:
-                        r.warned, r.warned_for = set(), r.token.expires_at
-                        due_warning(r.token.expires_at, self.settings.warn_minutes, now, r.warned)  # said now, once
+                    if self._passed_warnings(r):
                         self._warn_login(name, f"AWS login {name} can no longer be renewed", r.token.expires_at)
                 r.problem, r.error = f"cannot renew: {error}", False
             elif error is not None:
                 r.problem, r.error = f"cannot renew: {describe_error(error)}", True
+                # tried again with backoff: only the warnings still ahead (2 minutes before, by default) are
+                # given, not those the 5-minute renewal window already passed
+                self._passed_warnings(r)
                 self.backoff.failed((LOGIN_RENEW, name))
             else:
                 r.problem, r.error = None, False
