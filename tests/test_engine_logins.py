@@ -79,6 +79,8 @@ def test_renewed_before_each_15_minute_end_for_an_hour(login_env, home, engine_f
     engine._copy = lambda text, after: copied.append(text)
     engine.copy_export("me", "json").result(timeout=60)
     assert engine.wait_idle() and json.loads(copied[0])["AccessKeyId"] == keys[-1]
+    # and what the tray's credentials endpoint hands to terminals ("Copy as auto-refreshing")
+    assert engine.role_credentials("me").result(timeout=60).access_key_id == keys[-1]
     assert login_env.calls()["CreateOAuth2Token"] == before + 5
 
 
