@@ -74,6 +74,9 @@ def test_renewed_before_each_15_minute_end_for_an_hour(login_env, home, engine_f
         assert engine.renewal_gaps() == []
     assert len(set(keys)) == len(keys) and all(login_env.signin.issued(k) for k in keys[1:])
     assert engine.notifier.shown == []
+    body = json.loads(cache_path(home).read_text(encoding="utf-8"))
+    shown = repr(engine._logins["me"]) + repr(engine.state)
+    assert not [x for x in (body["refreshToken"], body["accessToken"]["secretAccessKey"], body["dpopKey"].splitlines()[1]) if x in shown]
     # the credentials handed out are the renewed ones, from the file (no refresh of their own)
     copied = []
     engine._copy = lambda text, after: copied.append(text)

@@ -5,7 +5,8 @@ clicks, timers, the file watcher and finished work all arrive as events on its q
 at a time (`loop`); after each, a fresh State snapshot is published. Slow work (AWS calls, the clipboard,
 file writes) runs on a small worker pool, a sign-in on a thread of its own, and each posts its outcome back
 as an event, so no session is ever seen or left half-updated. What falls due for a session is in `jobs`,
-the sign-ins in `signins`, the person's actions with credentials in `actions` (mixed into the class).
+the sign-ins in `signins`, `aws login` profiles (sessions of their own, with their own cache files) in
+`logins`, the person's actions with credentials in `actions` (mixed into the class).
 
 What a session shows is derived from the files plus what the engine itself is doing: the token cache file
 is read again whenever it changes (another `sso-tray login`, `aws sso login`, a renewal elsewhere, a

@@ -61,7 +61,7 @@ class LoginRecord:
 
     profile: LoginProfile
     token: LoginToken | None = None  # the cache file as last read (None: no file, or unusable)
-    seen: bytes | None = None  # the file's bytes when last read, to notice any change
+    seen: bytes | None = field(default=None, repr=False)  # the file's bytes when last read (secrets: never shown)
     read_problem: str | None = None  # why the file is unusable
     problem: str | None = None  # what the engine's last action for it ran into
     error: bool = False  # the last renewal failed on the network (icon: error) until one succeeds
