@@ -165,6 +165,7 @@ class Terminal:
                     self.seen += os.read(self.master, 65536)
                 except OSError:  # the child closed the terminal
                     break
+        assert text.encode() in self.seen[self.mark:], f"the terminal closed before {text!r}; it shows {self.seen[-2000:]!r}"
         self.mark = self.seen.index(text.encode(), self.mark) + len(text.encode())
         return self.seen.decode(errors="replace")
 
