@@ -82,6 +82,16 @@ def test_cache_file_is_private_and_atomic(signed_in, home):
     assert len(data["profiles"]) == 6 and signed_in.calls()["ListAccounts"] == 1
 
 
+def test_accounts_are_kept_in_number_aware_order(signed_in, home):
+    """network-7 before network-17 (the simulator names account i after its environment, then i)."""
+    signed_in.options.accounts = 25
+    profiles_json("--refresh")
+    (cache,) = (home / ".cache" / "sso-tray" / "accounts").glob("*.json")
+    names = [a["accountName"] for a in json.loads(cache.read_text(encoding="utf-8"))["accounts"]]
+    assert names.index("network-7") == names.index("network-17") - 1 and names.index("dev-0") == names.index("dev-10") - 1
+    assert sorted(names) != names  # as text, network-17 would come first
+
+
 def test_signed_out_lists_configured_profiles_and_says_how_to_sign_in(sso_env):
     result = run_cli("profiles")
     assert result.returncode == 3

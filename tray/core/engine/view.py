@@ -17,6 +17,7 @@ from tray.core.files.settings import Settings
 from tray.core.identity.config import AwsConfig
 from tray.core.identity.profiles import RoleProfile, merge
 from tray.core.identity.sessions import EXPIRED as STATUS_EXPIRED, VALID as STATUS_VALID
+from tray.core.naming import natural_key
 
 ASSUMED_LIFETIME = timedelta(hours=8)  # Identity Center's default, for the ring of a token read from disk
 LOGIN_LIFETIME = timedelta(minutes=15)  # what an `aws login` sign-in's credentials last
@@ -125,9 +126,9 @@ def rebuild_roles(config: AwsConfig | None, records: dict[str, SessionRecord]) -
         accts = by_session.get(name, {})
         s.account_views = tuple(
             sorted(
-                (AccountView(aid, names.get((name, aid), aid), tuple(sorted(roles, key=lambda r: r.role_name.lower())))
+                (AccountView(aid, names.get((name, aid), aid), tuple(sorted(roles, key=lambda r: natural_key(r.role_name))))
                  for aid, roles in accts.items()),
-                key=lambda a: (a.name.lower(), a.account_id),
+                key=lambda a: (natural_key(a.name), a.account_id),
             )
         )
     return {p.name: p for p in merged}

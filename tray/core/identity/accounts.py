@@ -24,6 +24,7 @@ from tray.core.credentials import format_time, parse_time, utcnow
 from tray.core.errors import AwsError
 from tray.core.files.fileio import atomic_write
 from tray.core.identity.ratelimit import AdaptiveRateLimiter, backoff_delay
+from tray.core.naming import natural_key
 from tray.core.identity.tokens import Token
 
 WORKERS = 32
@@ -167,7 +168,7 @@ def discover(session: SsoSession, token: Token, *, workers: int = WORKERS, limit
         except BaseException:
             pool.shutdown(cancel_futures=True)  # one failure fails the discovery: no more calls
             raise
-    accounts.sort(key=lambda a: (a.name.lower(), a.account_id))
+    accounts.sort(key=lambda a: (natural_key(a.name), a.account_id))
     discovery = Discovery(session.name, session.start_url, started, accounts, caller.calls, caller.throttled)
     write_cache(session, discovery)
     return discovery
