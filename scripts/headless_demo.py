@@ -43,7 +43,7 @@ def main() -> int:
         try:
             wait_for(desktop.tray_icons, 60, 0.05, "the demo's icon docked in the tray")
             docked = time.time()
-            listed = wait_for(lambda: any(c.label.startswith(("Accounts ", "dev-0 (")) for c in tray.layout().children), 60, 0.3,
+            listed = wait_for(lambda: any(c.label == "Accounts" or c.label.startswith(("Accounts ", "dev-0 (")) for c in tray.layout().children), 60, 0.3,
                               "the demo's accounts in the tray menu")
             assert listed
             time.sleep(1)

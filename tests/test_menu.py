@@ -175,8 +175,8 @@ def test_configured_profiles_by_their_names_and_beside_their_roles():
     assert t[3:9] == ["Find a role…", "★ web-admin — acct-0002 / Admin", "Analytics", "billing-read", "web-admin",
                       "acct-0000 (111100000000)"]
     root = menu.Item("root", submenu=items)
-    assert texts(root.find("acct-0000 (111100000000)").children()) == ["Admin", "ReadOnly — billing-read"]
-    assert texts(root.find("acct-0002 (111100000002)").children()) == ["Admin — web-admin", "ReadOnly"]
+    assert texts(root.find("acct-0000 (111100000000)").children()) == ["Copy Admin (bash)", "Copy ReadOnly (bash)", "Admin", "ReadOnly — billing-read"]
+    assert texts(root.find("acct-0002 (111100000002)").children())[2:] == ["Admin — web-admin", "ReadOnly"]
     root.find("billing-read", "Copy export lines (bash)").action()
     root.find("acct-0002 (111100000002)", "Admin — web-admin", "Open console").action()
     assert "Remove from favourites" in texts(root.find("web-admin").children())
@@ -191,20 +191,80 @@ def test_many_profiles_are_grouped_by_name():
     assert 2 <= len(groups) <= menu.TOP_GROUPS
     inside = [c.text for g in groups for c in g.children()]
     assert inside == sorted(names)
-    assert [g.text for g in groups] == ["Profiles team-a … team-c", "Profiles team-d … team-e", "Profiles team-f … team-h",
-                                        "Profiles team-i … team-k", "Profiles team-l … team-n", "Profiles team-o … team-q",
-                                        "Profiles team-r … team-t"]
+    assert [g.text for g in groups] == ["Profiles team-a0 … team-c1", "Profiles team-d0 … team-e1", "Profiles team-f0 … team-h1",
+                                        "Profiles team-i0 … team-k1", "Profiles team-l0 … team-n1", "Profiles team-o0 … team-q1",
+                                        "Profiles team-r0 … team-t1"]
 
 
-def test_range_labels_are_the_letters_that_tell_names_apart():
+def test_range_labels_are_the_whole_names_at_either_end():
     names = ["prod-api", "prod-auth", "prod-billing", "prod-kafka", "prod-logs", "prod-pay", "prod-zeta"]
-    assert menu.range_label(names, 0, 4) == "prod-a … prod-k"
-    assert menu.range_label(names, 4, 7) == "prod-l … prod-z"
+    assert menu.range_label(names, 0, 4) == "prod-api … prod-kafka"
+    assert menu.range_label(names, 4, 7) == "prod-logs … prod-zeta"
     assert menu.range_label(names, 2, 3) == "prod-billing"  # one name: itself
-    assert menu.range_label(["build-19", "build-29", "data-28", "data-3"], 0, 3) == "build-1 … data-2"  # not "build-"
-    shared = [f"fake-account-{i:04d}" for i in range(100)]
-    assert menu.range_label(shared, 20, 30) == "fake-account-002…"  # all of them start so
-    assert menu.range_label(shared, 20, 40) == "fake-account-002 … fake-account-003"
+    long = [f"{team}-platform-engineering-shared-services-{i}" for i, team in enumerate(("alpha", "omega"))]
+    label = menu.range_label(long, 0, 2, room=40)
+    assert len(label) <= 40 and label == "alpha-pl…ervices-0 … omega-pl…ervices-1"
+
+
+def test_names_are_in_number_aware_order_and_groups_hold_what_their_labels_say():
+    """The issue's menu: network-17 came before network-7, and "Accounts prod-45 … prod-53" held prod-451 …
+    prod-531 and prod-51. Now each group holds the run of names from its label's first name to its last, in
+    number-aware order."""
+    from tray.core.naming import natural_key
+
+    names = sorted((f"prod-{i}" for i in range(1, 601)), key=natural_key)
+    assert names[:3] == ["prod-1", "prod-2", "prod-3"] and names.index("prod-51") < names.index("prod-451")
+    state = State(NOW, (session(VALID, accts=accounts(600, roles=("Admin",), names=names)),))
+    groups = [i for i in build(state, Recorder()) if i.text.startswith("Accounts ")]
+    shown = []
+    for group in groups:
+        inside = [c.text.split(" (")[0] for c in group.children()]
+        assert group.text == f"Accounts {inside[0]} … {inside[-1]}", (group.text, inside)
+        shown += inside
+    assert shown == names
+
+
+def copy_depths(items, rec: Recorder, depth: int = 1) -> dict[str, int]:
+    """How many menu levels down each profile's Copy (in the default format) is, following groups and
+    accounts but not the roles' own submenus, the menu itself being level 1: each Copy found is clicked,
+    and the profile it copied is what counts."""
+    found = {}
+    for item in items:
+        if item.text.startswith("Copy ") and item.text.endswith("(bash)") and item.action:
+            item.action()
+            name, (profile, fmt), _ = rec.calls.pop()
+            assert (name, fmt) == ("copy_export", None), item.text
+            found.setdefault(profile, depth)
+        elif item.submenu is not None and (item.text.startswith("Accounts") or item.text.endswith(")")):
+            for profile, level in copy_depths(item.children(), rec, depth + 1).items():
+                found.setdefault(profile, level)
+    return found
+
+
+@pytest.mark.parametrize(("n_accounts", "most"), [(1, 2), (15, 2), (16, 3), (25, 3), (30, 3), (31, 3), (600, 3), (601, 4),
+                                                  (1000, 4), (5000, 4)])
+def test_every_roles_copy_is_at_most_3_levels_down_up_to_30_accounts_and_4_at_5000(n_accounts, most):
+    accts = accounts(n_accounts, roles=("Admin", "ReadOnly", "Billing"))
+    rec = Recorder()
+    items = build(State(NOW, (session(VALID, accts=accts),)), rec)
+    depths = copy_depths(items, rec)
+    assert set(depths) == {r.profile for a in accts for r in a.roles}  # every role's, and it copies that role
+    assert max(depths.values()) == most, n_accounts
+    if n_accounts <= menu.ACCOUNTS_MAX:  # no groups: the accounts themselves, or one "Accounts" submenu of them
+        assert not any(i.text.startswith("Accounts ") for i in items)
+
+
+def test_an_accounts_submenu_holds_each_roles_copy_then_its_actions():
+    accts = accounts(20, roles=("Admin", "ReadOnly"), profiles={(3, "ReadOnly"): "ops-read"})
+    rec = Recorder()
+    root = menu.Item("root", submenu=build(State(NOW, (session(VALID, accts=accts),), default_format="fish"), rec))
+    listed = root.find("Accounts").children()
+    assert texts(listed) == [f"{a.name} ({a.account_id})" for a in accts]
+    account = root.find("Accounts", "acct-0003 (111100000003)")
+    assert texts(account.children()) == ["Copy Admin (fish)", "Copy ReadOnly (fish)", "Admin", "ReadOnly — ops-read"]
+    account.find("Copy ReadOnly (fish)").action()
+    account.find("ReadOnly — ops-read", "Open console").action()
+    assert rec.calls == [("copy_export", ("ops-read", None), {}), ("open_console", ("ops-read",), {})]
 
 
 @pytest.mark.parametrize("n_accounts", [40, 300, 1000, 5000])
@@ -255,7 +315,7 @@ def test_5000_accounts_build_and_open_fast_and_lazily(monkeypatch):
     started = time.perf_counter()
     while group.text.startswith("Accounts "):  # open a group, then its first, down to an account, its role
         group = group.children()[0]
-    role = group.children()[0]
+    role = next(i for i in group.children() if i.submenu is not None)
     role.children()
     elapsed = time.perf_counter() - started
     assert elapsed < 0.1, f"opening down to a role took {elapsed * 1000:.1f} ms"

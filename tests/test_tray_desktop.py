@@ -25,6 +25,7 @@ import pytest
 
 from conftest import BROWSERS, ROOT, need_program, run_cli, sim_accounts
 from desktop import DesktopError, MenuNode, VirtualDesktop, colour_pixels, save_scaled, wait_for
+from tray.core.naming import natural_key
 
 pytestmark = pytest.mark.display
 
@@ -124,14 +125,19 @@ def problem_text(layout: MenuNode) -> str:
 ACCOUNT = re.compile(r"^(\d{12}|.+ \(\d{12}\))$")  # "name (id)", or the id alone before accounts are listed
 
 
+def is_accounts_submenu(label: str) -> bool:
+    """"Accounts" (up to 30 of them in one submenu) or a group of them ("Accounts dev-0 … dev-90")."""
+    return label == "Accounts" or label.startswith("Accounts ")
+
+
 def has_accounts(layout: MenuNode) -> bool:
-    return any(ACCOUNT.match(c.label) or c.label.startswith("Accounts ") for c in layout.children)
+    return any(ACCOUNT.match(c.label) or is_accounts_submenu(c.label) for c in layout.children)
 
 
 def accounts_named(layout: MenuNode) -> bool:
     """Discovery has finished: account items carry names, not only ids."""
     labels = [c.label for c in layout.children if ACCOUNT.match(c.label)]
-    grouped = [c for c in layout.children if c.label.startswith("Accounts ")]
+    grouped = [c for c in layout.children if is_accounts_submenu(c.label)]
     return bool(grouped) or (bool(labels) and not any(re.fullmatch(r"\d{12}", lab) for lab in labels))
 
 
@@ -328,25 +334,16 @@ def test_menu_matches_state_with_many_accounts_and_favourites(desktop, start_tra
     assert "Remove from favourites" in menu.open(favourite).labels()
     # then the configured profiles by their own names
     assert labels[6:10] == ["-", "dev-admin", "dev-read", "-"], layout.dump()
-    # 30 accounts: split into groups of at most 30, named by the letters that bracket their names; every account once
-    groups = [c for c in layout.children if c.label.startswith("Accounts ")]
-    assert 2 <= len(groups) <= 20, layout.dump()
-    seen = []
-    for group in groups:
-        names = [c.label.rsplit(" (", 1)[0] for c in menu.open(group.label).children]
-        assert 1 <= len(names) <= 30
-        start, _, end = group.label.removeprefix("Accounts ").partition(" … ")
-        for name in names:
-            assert name.startswith(start.rstrip("…")) or name >= start, (group.label, name)
-            assert not end or name[: len(end)] <= end, (group.label, name)
-        seen += [c.label for c in menu.open(group.label).children]
-    assert sorted(seen) == sorted(f"{a.name} ({a.account_id})" for a in accounts)
-    # account → roles → actions, with the check item for keeping a profile fresh
+    # 30 accounts: one "Accounts" submenu, no groups; every account once, in number-aware order
+    assert not any(c.label.startswith("Accounts ") for c in layout.children), layout.dump()
+    seen = menu.open("Accounts").labels()
+    assert seen == [f"{a.name} ({a.account_id})" for a in sorted(accounts, key=lambda a: natural_key(a.name))]
+    # account → each role's Copy, then roles → actions, with the check item for keeping a profile fresh
     some = accounts[7]
     label = f"{some.name} ({some.account_id})"
-    group = next(g.label for g in groups if label in menu.open(g.label).labels())
-    assert menu.open(group, label).labels() == sorted(some.roles, key=str.lower)
-    actions = menu.open(group, label, some.roles[0])
+    roles = sorted(some.roles, key=natural_key)
+    assert menu.open("Accounts", label).labels() == [f"Copy {r} (fish)" for r in roles] + ["-"] + roles
+    actions = menu.open("Accounts", label, some.roles[0])
     assert actions.labels() == ["Copy export lines (fish)", "Copy as", "Open console", "Copy as auto-refreshing", "Write to credentials file",
                                 "Keep fresh in credentials file", "Add to favourites"]
     assert actions.find("Keep fresh in credentials file").checked is False

@@ -20,6 +20,7 @@ import pytest
 
 from conftest import START_URL, need_program, sim_accounts, write_config
 from desktop import VirtualDesktop, wait_for
+from tray.core.naming import natural_key
 
 pytestmark = pytest.mark.display
 
@@ -147,10 +148,14 @@ def test_submenus_are_made_when_a_panel_opens_them(tray, world):
     first = opened.children[0]
     assert [c.label for c in first.children] == [PLACEHOLDER]
     menu.about_to_show(first.id)
-    roles = wait_for(lambda: (lambda n: n.labels() if n.labels() != [PLACEHOLDER] else None)(menu.subtree(first.id)),
-                     5, 0.05, "the account's roles after AboutToShow")
+    made = wait_for(lambda: (lambda n: n if n.labels() != [PLACEHOLDER] else None)(menu.subtree(first.id)),
+                    5, 0.05, "the account's roles after AboutToShow")
     account = next(a for a in sim_accounts(sim) if f"{a.name} ({a.account_id})" == first.label)
-    assert [r.split(" — ")[0] for r in roles] == sorted(account.roles, key=str.lower)
+    roles = sorted(account.roles, key=natural_key)
+    # each role's Copy, then each role's submenu, itself still closed
+    assert made.labels() == [f"Copy {r} (bash)" for r in roles] + ["-"] + [
+        next(lab for lab in made.labels() if lab.split(" — ")[0] == r) for r in roles], made.dump()
+    assert all([c.label for c in node.children] == [PLACEHOLDER] for node in made.children[len(roles) + 1:]), made.dump()
     # the other groups are still closed
     assert [c.label for c in menu.subtree(groups[0].id).children] == [PLACEHOLDER]
 
@@ -201,3 +206,64 @@ def test_a_click_rebuilds_nothing_and_a_radio_keeps_the_states_mark(tray, world,
     layout = process.layout()
     assert [c.id for c in layout.children] == ids, layout.dump()
     assert layout.find("Settings", "Default export format", "bash").checked is True, layout.dump()
+
+
+def _step_towards(node, name: str, account_label: str) -> str:
+    """Which item of an opened menu leads to the account: itself, the one "Accounts" submenu, or the group
+    whose label's whole names bracket it in number-aware order."""
+    labels = [c.label for c in node.children if not c.is_separator]
+    if account_label in labels or "Accounts" in labels:
+        return account_label if account_label in labels else "Accounts"
+    for label in labels:
+        first, sep, last = label.removeprefix("Accounts ").partition(" … ")
+        if label.startswith("Accounts ") and sep and natural_key(first) <= natural_key(name) <= natural_key(last):
+            return label
+    raise AssertionError(f"no way to {account_label} in {labels}")
+
+
+@pytest.mark.parametrize(("n_accounts", "levels"), [(25, 3), (5000, 4)])
+def test_a_roles_copy_is_3_menu_levels_down_with_25_accounts_and_4_with_5000(n_accounts, levels, tmp_path, home, simulator, monkeypatch):
+    """Followed over dbusmenu as a panel opens it, from the top of the menu to a role's Copy, counting the
+    menus on the way (the top one is level 1); the Copy copies that role's credentials. With 25 accounts
+    they are one "Accounts" submenu in number-aware order, no groups; with 5000, each group on the way holds
+    the run of names its label brackets."""
+    need_program("xclip")
+    simulator.options.accounts = n_accounts
+    write_config(home, f"[sso-session dev]\nsso_start_url = {START_URL}\nsso_region = us-east-1\n")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(home / ".aws" / "config"))
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SSO", simulator.url)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SSO_OIDC", simulator.url)
+    from tray.core.identity.config import AwsConfig
+    from tray.core.identity.signin import SignInOptions, login
+
+    login(AwsConfig.load().session("dev"), SignInOptions(opener=lambda url: urllib.request.urlopen(url, timeout=30).read()))
+    directory = sim_accounts(simulator)
+    target = next(a for a in directory if a.name == ("network-17" if n_accounts == 25 else "prod-4051"))
+    account_label, role = f"{target.name} ({target.account_id})", sorted(target.roles, key=natural_key)[-1]
+    with VirtualDesktop(tmp_path / "desktop") as desktop:
+        process = desktop.start_tray(tmp_path / "logs")
+        try:
+            process.wait_menu(lambda m: any(c.label.startswith("Accounts") for c in m.children), 300, "the listed accounts")
+            menu, path = process.menu(), []
+            node = menu.open()
+            while f"Copy {role} (bash)" not in node.labels():
+                path.append(_step_towards(node, target.name, account_label))
+                node = menu.open(*path)
+                if path[-1].startswith("Accounts "):  # a group: the whole names of its first and last entries
+                    inside = [c.label.removeprefix("Accounts ") for c in node.children]
+                    first, _, last = path[-1].removeprefix("Accounts ").partition(" … ")
+                    assert inside[0].startswith(first) and inside[-1].split(" (")[0].endswith(last), (path, inside)
+                elif path[-1] == "Accounts":
+                    names = [lab.split(" (")[0] for lab in node.labels()]
+                    assert names == sorted((a.name for a in directory), key=natural_key), names
+                    assert names.index("network-7") < names.index("network-17")
+            path.append(f"Copy {role} (bash)")
+            assert len(path) == levels, path
+            process.click(*path)
+            text = wait_for(lambda: (lambda t: t if "AWS_ACCESS_KEY_ID" in t else None)(desktop.clipboard()), 15, 0.1,
+                            "the role's export lines on the clipboard")
+            assert exported(text, tmp_path)["AWS_ACCESS_KEY_ID"] == cached_key(home, target.account_id, role)
+        finally:
+            process.stop()
+            desktop.end_processes(HOME=str(home))
+    assert "Traceback" not in process.stderr, process.stderr

@@ -24,8 +24,9 @@ def start(desktop: VirtualDesktop, world: World, logdir: Path):
     return desktop.start_tray(logdir, env=env)
 
 
-# A listed account in the menu: "acct-1 (111100000001)" itself, or a group of them ("Accounts a … k").
-_ACCOUNT_SHOWN = re.compile(r"^Accounts |\(\d{12}\)$")
+# A listed account in the menu: "acct-1 (111100000001)" itself, or a submenu of them ("Accounts", or a group
+# "Accounts acct-1 … acct-9").
+_ACCOUNT_SHOWN = re.compile(r"^Accounts( |$)|\(\d{12}\)$")
 
 
 def memory_scenarios() -> list[Result]:
@@ -76,7 +77,7 @@ def tray_scenarios(runs: int = 5, idle_seconds: float = 60.0) -> list[Result]:
             world = World(accounts=accounts, roles=3)
             try:
                 tray = start(desktop, world, Path(tmp) / f"idle{accounts}")
-                listed = lambda m: m if any(c.label.startswith(("Accounts ", "dev-0 (")) for c in m.children) else None  # noqa: E731
+                listed = lambda m: m if any(c.label == "Accounts" or c.label.startswith(("Accounts ", "dev-0 (")) for c in m.children) else None  # noqa: E731
                 layout = wait_for(lambda: listed(tray.layout()), 60, 0.2, "the accounts in the menu")
                 time.sleep(20)  # let the menu export and the first listing settle before measuring idle
                 first_label = layout.children[0].label

@@ -4,14 +4,19 @@ tested without a display.
 
 Top to bottom (SPEC §7): one status line per session (an `aws login` profile is one too); sign in / sign in
 again / sign out; "Find a role…"; favourites and recent profiles; the configured profiles by their own names
-(a login profile's among them); accounts → roles → actions;
-Refresh accounts; Revoke terminal tokens; Settings; Quit. With no SSO session configured: "Set up AWS SSO…".
+(a login profile's among them); accounts → each role's Copy, and roles → actions; Refresh accounts;
+Revoke terminal tokens; Settings; Quit. With no SSO session configured: "Set up AWS SSO…".
+
+A role's Copy is few levels down (SPEC §7): an account's submenu holds each role's Copy itself, then the
+role's submenu with the other actions. Up to INLINE accounts sit in the menu itself, up to ACCOUNTS_MAX
+in one "Accounts" submenu (Accounts → account → Copy: 3 levels); more are grouped, one level of groups up
+to 600 accounts and two up to 18000 (group → group → account → Copy: 4 levels). Names are in number-aware
+order (network-7 before network-17), and a group is labelled with the whole names of its first and last
+entries ("prod-451 … prod-531"), like a dictionary's guide words.
 
 The cost is bounded: every submenu below the top (a group, an account, a role's actions) is a function
 that makes its items when asked for, and `to_pystray` hands those to the backend as `LazyMenu`s, which
-the GTK backends fill when the submenu is opened (tray.ui.lazymenu). Long lists are split into groups
-labelled with the letters that tell the names apart ("prod-a … prod-k"), like a dictionary's guide words,
-so that a person can tell which group holds the name they look for.
+the GTK backends fill when the submenu is opened (tray.ui.lazymenu).
 """
 
 from __future__ import annotations
@@ -23,9 +28,11 @@ from datetime import datetime
 from typing import Callable, Protocol, Sequence
 
 from tray.core.engine.state import ERROR, EXPIRED, EXPIRING, LOGIN, SIGNED_OUT, SIGNING_IN, VALID, AccountView, RoleView, SessionView, State, clock_time, describe_left
+from tray.core.naming import natural_key
 
 FORMATS = ("bash", "zsh", "sh", "fish", "powershell", "cmd", "dotenv", "json")
-INLINE = 15  # up to this many accounts (or profiles) sit in the menu itself; more are grouped
+INLINE = 15  # up to this many accounts (or profiles) sit in the menu itself; more are grouped ...
+ACCOUNTS_MAX = 30  # ... but up to this many accounts are one "Accounts" submenu, not groups
 TOP_GROUPS = 20  # at most this many groups in the menu itself ...
 GROUP_MAX = 30  # ... and at most this many entries in a group's submenu (deeper groups when more)
 FIND_TEXT = "Find a role…"
@@ -186,14 +193,22 @@ def _role_item(role: RoleView, state: State, actions: Actions, text: str | None 
     return Item(text or role_label(role), submenu=lambda: role_actions(role, state, actions))
 
 
+def account_roles(account: AccountView, state: State, actions: Actions) -> tuple[Item, ...]:
+    """An account's submenu: each role's Copy in the default format, one click away, then each role's
+    submenu of every action."""
+    fmt = state.default_format
+    copies = [Item(_clip(f"Copy {r.role_name} ({fmt})"), lambda r=r: actions.copy_export(r.profile, None)) for r in account.roles]
+    return (*copies, SEPARATOR, *(_role_item(r, state, actions) for r in account.roles))
+
+
 def _account_item(account: AccountView, state: State, actions: Actions) -> Item:
     # an account known only from the config (not listed yet) has no name: its id, once
     label = account.account_id if account.name == account.account_id else f"{account.name} ({account.account_id})"
-    return Item(_clip(label), submenu=lambda: tuple(_role_item(r, state, actions) for r in account.roles))
+    return Item(_clip(label), submenu=lambda: account_roles(account, state, actions))
 
 
 def _common(a: str, b: str) -> int:
-    """How many leading letters two names share (ignoring case, as the engine sorts them)."""
+    """How many leading letters two names share (ignoring case, as the engine's order does)."""
     n = 0
     for x, y in zip(a.lower(), b.lower()):
         if x != y:
@@ -202,39 +217,38 @@ def _common(a: str, b: str) -> int:
     return n
 
 
-def _split(names: Sequence[str], lo: int, hi: int, parts: int) -> list[int]:
-    """Where to cut names[lo:hi] (sorted) into `parts` runs of about equal size: each cut moves, by up to a
-    quarter of a run, to where its two neighbours part earliest, so runs start at a new letter where they can."""
+def _split(names: Sequence[str], lo: int, hi: int, parts: int, cap: int) -> list[int]:
+    """Where to cut names[lo:hi] (sorted) into `parts` runs of about equal size and at most `cap` names:
+    each cut moves, by up to a quarter of a run, to where its two neighbours part earliest, so runs start at
+    a new letter where they can; never so far that a run outgrows its level (a group of 31 would need a
+    level of groups more)."""
     size = (hi - lo) / parts
     slack = int(size // 4)
     cuts = [lo]
     for j in range(1, parts):
         ideal = lo + round(j * size)
-        first, last = max(cuts[-1] + 1, ideal - slack), min(hi - (parts - j), ideal + slack)
+        first = max(cuts[-1] + 1, ideal - slack, hi - (parts - j) * cap)
+        last = min(hi - (parts - j), ideal + slack, cuts[-1] + cap)
         cuts.append(min(range(first, last + 1), key=lambda b: (_common(names[b - 1], names[b]), abs(b - ideal))))
     return cuts + [hi]
 
 
-def range_label(names: Sequence[str], lo: int, hi: int) -> str:
-    """What a run of sorted names is called: the first letters that set its first name apart from the name
-    before the run and its last name from the name after it ("prod-a … prod-k"), or, when those are the
-    same letters, what all its names start with ("logging-…")."""
+def range_label(names: Sequence[str], lo: int, hi: int, room: int = MAX_TEXT) -> str:
+    """What a run of sorted names is called: its first and last names, whole ("prod-451 … prod-531"), each
+    cut in the middle when the two do not fit in `room` letters."""
     first, last = names[lo], names[hi - 1]
     if hi - lo == 1:
-        return first
-    inside = _common(first, last) + 1
-    start = _common(first, names[lo - 1]) + 1 if lo > 0 else inside
-    end = _common(last, names[hi]) + 1 if hi < len(names) else inside
-    shown = max(start, end)  # both ends as precise as the more precise one: "fake-008 … fake-009", not "fake-008 … fake-0"
-    start, end = _cut(first, shown), _cut(last, shown)
-    return f"{first[:inside - 1]}…" if start == end else f"{start} … {end}"  # all of them start so: "logging-…"
+        return _middle(first, room)
+    half = (room - 3) // 2
+    return f"{_middle(first, half)} … {_middle(last, half)}"
 
 
-def _cut(name: str, n: int) -> str:
-    """The first n letters of a name, and more if they end on a separator ("build-1", not "build-")."""
-    while n < len(name) and not name[n - 1].isalnum():
-        n += 1
-    return name[:n]
+def _middle(name: str, room: int) -> str:
+    """The name, or its start and end around "…" when it is longer than `room` (names differ at both ends)."""
+    if len(name) <= room:
+        return name
+    head = (room - 1) // 2
+    return name[:head] + "…" + name[len(name) - (room - 1 - head):]
 
 
 def grouped(names: Sequence[str], make: Callable[[int], Item], noun: str, top: bool = True,
@@ -251,21 +265,24 @@ def grouped(names: Sequence[str], make: Callable[[int], Item], noun: str, top: b
         levels, room = levels + 1, room * GROUP_MAX
     levels = max(levels, 2)
     parts = min(TOP_GROUPS if top else GROUP_MAX, max(2, math.ceil(n ** (1 / levels))))
-    cuts = _split(names, lo, hi, parts)
-    return [Item(_clip(f"{noun} {range_label(names, a, b)}"),
+    cuts = _split(names, lo, hi, parts, GROUP_MAX ** (levels - 1))
+    return [Item(f"{noun} {range_label(names, a, b, MAX_TEXT - len(noun) - 1)}",
                  submenu=lambda a=a, b=b: tuple(grouped(names, make, noun, False, a, b)))
             for a, b in zip(cuts, cuts[1:])]
 
 
 def account_items(accounts: Sequence[AccountView], state: State, actions: Actions) -> list[Item]:
-    """Accounts in the menu itself when few; else in groups by name ("Accounts prod-a … prod-k")."""
+    """Accounts (in the engine's number-aware order) in the menu itself when few, in one "Accounts" submenu
+    up to ACCOUNTS_MAX, else in groups by name ("Accounts prod-451 … prod-531")."""
+    if INLINE < len(accounts) <= ACCOUNTS_MAX:
+        return [Item("Accounts", submenu=lambda: tuple(_account_item(a, state, actions) for a in accounts))]
     return grouped([a.name for a in accounts], lambda i: _account_item(accounts[i], state, actions), "Accounts")
 
 
 def configured_profiles(state: State) -> list[RoleView]:
     """The AWS config's role profiles, by name, from every session's accounts."""
     found = [r for s in state.sessions for a in s.accounts for r in a.roles if is_configured(r)]
-    return sorted(found, key=lambda r: r.profile.lower())
+    return sorted(found, key=lambda r: natural_key(r.profile))
 
 
 def profile_items(state: State, actions: Actions) -> list[Item]:
