@@ -29,16 +29,16 @@ COUNTS = (3, 300, 1000, 5000)
 
 
 def _listed(n: int):
-    """A check that the bench session's n accounts are listed (grouped when many, by name when few) and no
-    listing is under way."""
+    """A check that the bench session's n accounts are listed (in one "Accounts" submenu or groups when many,
+    by name when few) and no listing is under way."""
     def check(layout: MenuNode) -> bool:
         labels = layout.labels()
         section = labels[labels.index("bench accounts") + 1:] if "bench accounts" in labels else []
         section = section[: section.index("-")] if "-" in section else section
         named = [lab for lab in section if re.fullmatch(r".+ \(\d{12}\)", lab)]
-        grouped = [lab for lab in section if lab.startswith("Accounts ")]
+        grouped = [lab for lab in section if lab == "Accounts" or lab.startswith("Accounts ")]
         busy = any(lab.startswith("Refreshing") for lab in labels)
-        return not busy and (len(grouped) >= 2 if n > 15 else len(named) == n)
+        return not busy and ((len(grouped) >= 2 or grouped == ["Accounts"]) if n > 15 else len(named) == n)
     return check
 
 
