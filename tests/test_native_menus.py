@@ -376,3 +376,27 @@ def test_an_idle_minute_with_5000_accounts_and_profiles_costs_little_and_makes_n
     per_minute = (time.process_time() - cpu) / 10
     assert per_minute < 0.5, f"{per_minute:.3f} s of CPU a minute"
     assert tray.native_menus() == made
+
+
+def test_windows_and_macos_a_roles_copy_is_3_menus_deep_with_25_accounts(windows_tray, mac_tray):
+    """Accounts → account → the role's Copy, each submenu filled as it opens, on both native backends."""
+    state = big_state(25)
+    path, copy = ["Accounts", "acct-0007 (111100000007)"], "Copy ReadOnly (bash)"
+    windows = windows_tray(state)
+
+    def person(w, hmenu, owner):
+        for text in path:
+            hmenu = w.open(owner, hmenu, text)
+        return w.item(hmenu, copy).id
+
+    windows.right_click(person)
+    mac = mac_tray(state)
+
+    def use():
+        menu = mac.mac.open_menu()
+        for text in path:
+            menu = mac.mac.open_submenu(menu, text)
+        mac.mac.click(mac.mac.item(menu, copy))
+
+    mac.on_main_thread(use)
+    assert windows.actions.calls == mac.actions.calls == [("copy_export", ("111100000007/ReadOnly", None), {})]
