@@ -107,7 +107,7 @@ def simulator():
 def write_config(home: Path, text: str) -> Path:
     path = home / ".aws" / "config"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
+    path.write_text(text, encoding="utf-8")
     return path
 
 
@@ -205,7 +205,7 @@ def moto_sts(tmp_path_factory):
         except OSError:
             if proc.poll() is not None or time.monotonic() > deadline:
                 proc.kill()
-                pytest.fail(f"moto_server did not start: {log.read_text()}")
+                pytest.fail(f"moto_server did not start: {log.read_text(encoding='utf-8')}")
             time.sleep(0.1)
     yield f"http://127.0.0.1:{port}"
     proc.terminate()
