@@ -16,6 +16,18 @@ ROOT = Path(__file__).resolve().parent.parent
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
+def pytest_addoption(parser):
+    parser.addoption("--windows", action="store_true",
+                     help="run the Windows lane (tests/windows: Windows CPython under Wine); scripts/test --windows")
+
+
+def pytest_ignore_collect(collection_path, config):
+    """tests/windows runs only when asked for (it sets up Wine and a Windows Python)."""
+    if collection_path == Path(__file__).resolve().parent / "windows":
+        return not config.getoption("windows")
+    return None
+
+
 def need(condition: bool, why: str) -> None:
     """Skip a test whose tools are missing on a developer machine; in CI the same gap is a failure."""
     if condition:

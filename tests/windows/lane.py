@@ -1,0 +1,55 @@
+"""The Windows lane's fixtures (test files import them): the lane set up once per run (Wine, the embeddable CPython, the Windows
+wheels), a Windows Python with a WINEPREFIX of its own per test, and the figures the lane measured,
+printed at the end of the run (set-up, run and menu times, native menus, idle CPU)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from conftest import ROOT, need
+from wine import LaneError, WinePython, set_up
+
+FIGURES: list[str] = []
+
+
+def figure(line: str) -> None:
+    """A measured figure, printed in the run's summary."""
+    FIGURES.append(line)
+
+
+class _Summary:
+    def pytest_terminal_summary(self, terminalreporter):
+        terminalreporter.section("Windows lane figures")
+        for line in FIGURES:
+            terminalreporter.write_line(line)
+
+
+@pytest.fixture(scope="session")
+def lane(request):
+    request.config.pluginmanager.register(_Summary(), "windows-lane-figures")
+    try:
+        setup = set_up()
+    except LaneError as e:
+        need(False, f"the Windows lane cannot be set up: {e}")
+    figure(f"set-up (Wine, CPython 3.13 embeddable, Windows wheels): {setup.seconds:.1f} s")
+    return setup
+
+
+@pytest.fixture
+def windows_python(lane, tmp_path, timed):
+    """The lane's Python in a prefix of its own, with the checkout on its path; every Wine process of
+    that prefix ended at teardown."""
+    python = WinePython(tmp_path / "windows", lane, paths=[ROOT])
+    figure(f"new WINEPREFIX: {python.boot():.1f} s")
+    yield python
+    python.stop()
+
+
+@pytest.fixture
+def timed(request):
+    """The test's own run time, as a figure."""
+    start = time.monotonic()
+    yield
+    figure(f"{request.node.name}: {time.monotonic() - start:.1f} s")

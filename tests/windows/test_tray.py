@@ -1,0 +1,219 @@
+"""The real tray under Wine: `python -m tray run` in Windows CPython 3.13 with pystray's Win32 backend,
+docked into trayer on Xvfb, against the simulator (on Linux, 127.0.0.1) with 1000 accounts x 3 roles
+and 20 configured profiles, driven with xdotool and read back with xclip, as a person would use it.
+
+Native menus are counted by the lane's hook (tests/windows/wine.py MENU_COUNTER): Wine neither enforces
+the 10,000 USER objects per process nor answers GetGuiResources.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import BROWSERS, ROOT, START_URL, need_program, sim_accounts
+from desktop import VirtualDesktop, cpu_seconds, wait_for
+from lane import figure, lane, timed, windows_python  # noqa: F401 (fixtures)
+from tray.simulator import Simulator, SimulatorOptions
+from wine import winpath
+
+ACCOUNTS, ROLES, PROFILES = 1000, 3, 20
+REFRESHING = "Refreshing accounts"  # the menu's line while the account list loads
+MENUS_BOUND, BUILD_BOUND, IDLE_CPU_BOUND = 500, 0.5, 0.2
+NOT_YET_BOUNDED = pytest.mark.xfail(strict=False, reason="the lazy, bounded Windows menu is the `menus` branch's work (issue 18)")
+
+
+def config_text(sim) -> str:
+    lines = [f"[sso-session dev]\nsso_start_url = {START_URL}\nsso_region = us-east-1\nsso_registration_scopes = sso:account:access\n"]
+    for i, account in enumerate(sim_accounts(sim)[:PROFILES]):
+        lines.append(f"[profile team-{i:02d}]\nsso_session = dev\nsso_account_id = {account.account_id}\n"
+                     f"sso_role_name = {account.roles[0]}\nregion = eu-west-1\n")
+    return "\n".join(lines)
+
+
+def sign_in_on_linux(root: Path, sim) -> None:
+    """A signed-in session in `root`, made by the Linux sso-tray (the same files the Windows one reads)."""
+    env = {**os.environ, "SSO_TRAY_ROOT": str(root), "AWS_ENDPOINT_URL_SSO": sim.url, "AWS_ENDPOINT_URL_SSO_OIDC": sim.url,
+           "BROWSER": f"{sys.executable} {BROWSERS / 'fetch.py'} %s"}
+    result = subprocess.run([sys.executable, "-m", "tray", "login", "--sso-session", "dev"], env=env, capture_output=True,
+                            text=True, timeout=120, cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+
+
+class WineTray:
+    """The Windows tray's process; its output read through pipes (Wine's CPython refuses files), copied to
+    files by threads."""
+
+    def __init__(self, python, desktop: VirtualDesktop, root: Path, sim, workdir: Path):
+        self.menu_log = workdir / "menus.jsonl"
+        self.stderr_path = workdir / "tray.stderr"
+        browser = f"{python.exe.replace(chr(92), '/')} {winpath(BROWSERS / 'fetch.py').replace(chr(92), '/')} %s"
+        env = python.env(desktop.env, SSO_TRAY_ROOT=winpath(root), AWS_ENDPOINT_URL_SSO=sim.url,
+                         AWS_ENDPOINT_URL_SSO_OIDC=sim.url, SSO_TRAY_LANE_MENU_LOG=winpath(self.menu_log),
+                         SSO_TRAY_TEST_BROWSER_LOG=winpath(workdir / "browser.log"), BROWSER=browser)
+        self.proc = subprocess.Popen(python.argv("-m", "tray", "run"), env=env, cwd=ROOT, stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.desktop = desktop
+        for stream, path in ((self.proc.stdout, workdir / "tray.stdout"), (self.proc.stderr, self.stderr_path)):
+            threading.Thread(target=_copy, args=(stream, path), daemon=True).start()
+
+    @property
+    def stderr(self) -> str:
+        return self.stderr_path.read_text(encoding="utf-8", errors="replace") if self.stderr_path.exists() else ""
+
+    def builds(self) -> list[dict]:
+        if not self.menu_log.exists():
+            return []
+        return [json.loads(line) for line in self.menu_log.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+    def menu_with(self, text: str, timeout: float = 120, settled: bool = False) -> dict:
+        """The newest menu build that holds `text` at its first levels (`settled`: and every account)."""
+        def found():
+            assert self.proc.poll() is None, f"the tray exited {self.proc.returncode}: {self.stderr[-3000:]}"
+            builds = self.builds()
+            if not builds:
+                return None
+            shown = json.dumps(builds[-1]["labels"], ensure_ascii=False)
+            return text in shown and not (settled and REFRESHING in shown) and builds[-1]
+        return wait_for(found, timeout, 0.5, f"a menu holding {text!r}")
+
+    def pid(self) -> int:
+        return self.proc.pid  # wine64 execs the preloader, which runs python.exe in this same process
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+
+
+def _copy(stream, path: Path) -> None:
+    with open(path, "wb") as out:
+        for chunk in iter(lambda: stream.read1(4096), b""):
+            out.write(chunk)
+            out.flush()
+
+
+def keys_to(labels: list, path: list[str]) -> list[str]:
+    """The keys that walk an open Win32 popup menu (nothing selected yet) to the item at `path` and run it:
+    Down moves over every item but separators, Right opens a submenu at its first item, Return runs."""
+    keys, level = [], labels
+    for depth, text in enumerate(path):
+        items = [entry for entry in level if entry[0] != "-"]
+        index = next(i for i, entry in enumerate(items) if entry[0] == text)
+        keys += ["Down"] * (index + (1 if depth == 0 else 0))
+        keys.append("Right" if depth < len(path) - 1 else "Return")
+        level = items[index][1]
+    return keys
+
+
+def find_path(labels: list, leaf, below: str, prefix: tuple = ()) -> list[str] | None:
+    """The path to the first item whose text satisfies `leaf`, inside the item named `below`."""
+    for text, children in labels:
+        if text == below:
+            first = next((c[0] for c in children if leaf(c[0])), None)
+            if first is not None:
+                return [*prefix, text, first]
+        found = find_path(children, leaf, below, (*prefix, text))
+        if found:
+            return found
+    return None
+
+
+@pytest.fixture(scope="module")
+def big_simulator():
+    sim = Simulator(SimulatorOptions(auto_approve=True, accounts=ACCOUNTS, roles_per_account=ROLES), host="127.0.0.1", port=0).start()
+    yield sim
+    sim.stop()
+
+
+@pytest.fixture
+def wine_tray(windows_python, big_simulator, tmp_path):
+    """The Windows tray, signed in, docked into trayer on a private Xvfb."""
+    root = tmp_path / "root"
+    (root / ".aws").mkdir(parents=True)
+    (root / ".aws" / "config").write_text(config_text(big_simulator), encoding="utf-8")
+    sign_in_on_linux(root, big_simulator)
+    with VirtualDesktop(tmp_path / "desktop", bus=False) as desktop:
+        tray = WineTray(windows_python, desktop, root, big_simulator, tmp_path)
+        try:
+            yield tray
+        finally:
+            tray.stop()
+            windows_python.stop()
+
+
+def open_menu(tray: WineTray, button: int = 3) -> None:
+    """Click the docked icon; once the menu shows, rest the pointer on its frame: with no window manager
+    the keyboard goes to the window under the pointer, and on the frame it selects no item."""
+    tray.desktop.click_icon(button=button)
+    x0, y0, _x1, _y1 = wait_for(tray.desktop.popup_windows, 15, 0.2, "the tray's menu on screen")[0]
+    tray.desktop.move_mouse(x0 + 1, y0 + 1)
+
+
+def test_the_icon_docks_and_a_right_click_opens_the_menu(wine_tray):
+    started = time.monotonic()
+    wait_for(wine_tray.desktop.tray_icons, 60, 0.2, "the Windows icon docked in trayer")
+    figure(f"Windows tray start to docked icon: {time.monotonic() - started:.1f} s")
+    wine_tray.menu_with("team-00")
+    open_menu(wine_tray)
+    wine_tray.desktop.press("Escape")
+    wait_for(lambda: not wine_tray.desktop.popup_windows(), 15, 0.2, "the menu closed")
+
+
+def test_a_left_click_opens_the_menu_too(wine_tray):
+    wait_for(wine_tray.desktop.tray_icons, 60, 0.2, "the Windows icon docked in trayer")
+    wine_tray.menu_with("team-00")
+    open_menu(wine_tray, button=1)
+    wine_tray.desktop.press("Escape")
+    wait_for(lambda: not wine_tray.desktop.popup_windows(), 15, 0.2, "the menu closed")
+
+
+def test_copy_puts_the_profiles_export_lines_on_the_clipboard(wine_tray):
+    need_program("xclip")
+    wait_for(wine_tray.desktop.tray_icons, 60, 0.2, "the Windows icon docked in trayer")
+    build = wine_tray.menu_with("team-05", timeout=300, settled=True)
+    path = find_path(build["labels"], lambda text: text.startswith("Copy export lines"), "team-05")
+    assert path, json.dumps(build["labels"])[:3000]
+    open_menu(wine_tray)
+    for key in keys_to(build["labels"], path):
+        wine_tray.desktop.press(key)
+    text = wait_for(lambda: "AWS_SECRET_ACCESS_KEY" in wine_tray.desktop.clipboard() and wine_tray.desktop.clipboard(), 60, 0.5,
+                    f"export lines on the clipboard after {' > '.join(path)}")
+    assert re.search(r'^\$Env:AWS_ACCESS_KEY_ID="ASIA', text, re.M), text[:200]  # powershell: Windows' default format
+    assert '$Env:AWS_REGION="eu-west-1"' in text
+
+
+@NOT_YET_BOUNDED
+def test_the_menu_is_bounded(wine_tray):
+    build = wine_tray.menu_with("Accounts", timeout=300, settled=True)
+    figure(f"menu build at {ACCOUNTS} x {ROLES} with {PROFILES} profiles: {build['menus']} native menus,"
+           f" {build['items']} item IDs, {build['seconds']:.2f} s")
+    assert build["menus"] <= MENUS_BOUND
+    assert build["seconds"] <= BUILD_BOUND
+    assert build["items"] < 65536
+
+
+@pytest.mark.slow
+@NOT_YET_BOUNDED
+def test_idle_cpu_per_minute(wine_tray):
+    wine_tray.menu_with("Accounts", timeout=300, settled=True)
+    pid = wine_tray.pid()
+    assert "python.exe" in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace"), "not the tray's process"
+    builds, before, start = len(wine_tray.builds()), cpu_seconds(pid), time.monotonic()
+    wait_for(lambda: time.monotonic() - start >= 60, 70, 1.0, "a minute")  # one minute's tick, whatever it costs
+    used = cpu_seconds(pid) - before
+    figure(f"idle CPU of the Windows tray: {used:.2f} s in {time.monotonic() - start:.0f} s,"
+           f" {len(wine_tray.builds()) - builds} menu builds")
+    assert used <= IDLE_CPU_BOUND
