@@ -233,6 +233,11 @@ class TrayApp:
         from tray.ui import icons, menu
 
         self.size = icons.tray_size()
+        if sys.platform == "win32":
+            from tray.ui import windows
+
+            windows.make_dpi_aware()  # before the first window: afterwards Windows keeps the process unaware
+            self.size = windows.small_icon_size()
         self.engine = engine or Engine()
         self.actions = TrayActions(self.engine, self.quit)
         self._start_finder()  # before any menu exists whose items open the page
@@ -242,9 +247,13 @@ class TrayApp:
         from tray.ui.surface import Surface
 
         icon_class = native_icon_class(pystray.Icon, backend)  # submenus filled when opened, on every backend
+        if sys.platform == "win32":
+            icon_class = windows.icon_class(icon_class)
         self.icon = icon_class("sso-tray", icon=icons.icon_image(state, self.size), title=menu.tooltip(state))
         self.surface = Surface(self.icon, backend)  # from here on, every change of the icon goes through it
         self.engine.notifier = self._make_notifier(bus)
+        if sys.platform == "win32":
+            windows.route_clicks(self.icon, self.engine.notifier.balloon_clicked)
         self._view = TrayView(self.surface, self.actions, self.size)
         self._render_lock = threading.Lock()
         self.render(state)
