@@ -39,6 +39,33 @@ def config_text(sim) -> str:
     return "\n".join(lines)
 
 
+# What the shell does when the person clicks a balloon: the icon's callback message, with
+# NIN_BALLOONUSERCLICK, to the window that owns the icon (pystray's: class "sso-tray<id>SystemTrayIcon").
+# Wine 8 draws the balloon but relays no click on it (dlls/winex11.drv/systray.c), so a Windows program
+# in the same prefix sends it, as Explorer would.
+BALLOON_CLICK = r"""
+import ctypes, re, sys
+from ctypes import wintypes
+user32 = ctypes.windll.user32
+WM_NOTIFY = 0x0400 + 11  # pystray's callback message
+NIN_BALLOONUSERCLICK = 0x0400 + 5
+found = []
+
+@ctypes.WINFUNCTYPE(wintypes.BOOL, wintypes.HWND, wintypes.LPARAM)
+def each(hwnd, _):
+    name = ctypes.create_unicode_buffer(256)
+    user32.GetClassNameW(hwnd, name, 256)
+    if re.fullmatch(r"sso-tray\d+SystemTrayIcon", name.value):
+        found.append(hwnd)
+    return True
+
+user32.EnumWindows(each, 0)
+for hwnd in found:
+    user32.SendNotifyMessageW(hwnd, WM_NOTIFY, 0, NIN_BALLOONUSERCLICK)
+print(len(found))
+"""
+
+
 def sign_in_on_linux(root: Path, sim) -> None:
     """A signed-in session in `root`, made by the Linux sso-tray (the same files the Windows one reads)."""
     env = {**os.environ, "SSO_TRAY_ROOT": str(root), "AWS_ENDPOINT_URL_SSO": sim.url, "AWS_ENDPOINT_URL_SSO_OIDC": sim.url,
@@ -139,14 +166,28 @@ def big_simulator():
 
 
 @pytest.fixture
-def wine_tray(windows_python, big_simulator, tmp_path):
+def token_lifetime():
+    """Seconds the sign-in before the tray starts lasts (the simulator's default: 8 hours)."""
+    return None
+
+
+@pytest.fixture
+def wine_tray(windows_python, big_simulator, tmp_path, token_lifetime):
     """The Windows tray, signed in, docked into trayer on a private Xvfb."""
     root = tmp_path / "root"
     (root / ".aws").mkdir(parents=True)
     (root / ".aws" / "config").write_text(config_text(big_simulator), encoding="utf-8")
-    sign_in_on_linux(root, big_simulator)
+    options = big_simulator.options
+    defaults = options.token_lifetime, options.refresh_tokens
+    if token_lifetime:  # a session that cannot be renewed and ends soon
+        options.token_lifetime, options.refresh_tokens = token_lifetime, False
+    try:
+        sign_in_on_linux(root, big_simulator)
+    finally:
+        options.token_lifetime, options.refresh_tokens = defaults
     with VirtualDesktop(tmp_path / "desktop", bus=False) as desktop:
         tray = WineTray(windows_python, desktop, root, big_simulator, tmp_path)
+        tray.root, tray.python = root, windows_python
         try:
             yield tray
         finally:
@@ -217,3 +258,27 @@ def test_idle_cpu_per_minute(wine_tray):
     figure(f"idle CPU of the Windows tray: {used:.2f} s in {time.monotonic() - start:.0f} s,"
            f" {len(wine_tray.builds()) - builds} menu builds")
     assert used <= IDLE_CPU_BOUND
+
+
+def token_expiry(root: Path) -> float:
+    """Seconds from now until the session's token (the one file in the SSO cache holding one) expires."""
+    from datetime import datetime, timezone
+
+    for path in (root / ".aws" / "sso" / "cache").glob("*.json"):
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if "accessToken" in data:
+            expires = datetime.strptime(data["expiresAt"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+            return (expires - datetime.now(timezone.utc)).total_seconds()
+    raise AssertionError("no token in the SSO cache")
+
+
+@pytest.mark.parametrize("token_lifetime", [600])
+def test_a_balloon_click_starts_a_sign_in(wine_tray):
+    """The session ends in 10 minutes: the tray warns in a balloon; a click on it signs in again."""
+    assert token_expiry(wine_tray.root) < 600
+    wait_for(wine_tray.desktop.tray_icons, 60, 0.2, "the Windows icon docked in trayer")
+    wait_for(wine_tray.desktop.popup_windows, 60, 0.5, "the expiry warning's balloon on screen")
+    clicked = wine_tray.python.run("-c", BALLOON_CLICK, env=wine_tray.python.env(wine_tray.desktop.env), timeout=60)
+    assert clicked.stdout.strip() not in ("", "0"), clicked.stdout + clicked.stderr
+    wait_for(lambda: token_expiry(wine_tray.root) > 3600, 90, 0.5, "a new sign-in's token (8 hours)")
+    assert "/authorize" in (wine_tray.root.parent / "browser.log").read_text(encoding="utf-8")
