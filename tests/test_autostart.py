@@ -211,7 +211,16 @@ def test_program_on_windows_is_pythonw_so_no_console_window_opens(tmp_path, monk
     scripts = fake_install(tmp_path / "venv" / "Scripts", "python.exe", "pythonw.exe", "sso-tray.exe")
     monkeypatch.delattr(sys, "frozen", raising=False)
     monkeypatch.setattr(sys, "executable", str(scripts / "python.exe"))
-    assert program_command("win32") == [str(scripts / "pythonw.exe"), "-m", "tray", "run"]
+    assert program_command("win32") == [str(scripts / "pythonw.exe"), "-X", "utf8", "-m", "tray", "run"]
+
+
+def test_on_windows_python_itself_starts_in_utf8_mode(tmp_path, monkeypatch):
+    """Without -X utf8, Windows Python reads and writes text in the ANSI code page."""
+    scripts = fake_install(tmp_path / "python", "python.exe")
+    monkeypatch.delattr(sys, "frozen", raising=False)
+    monkeypatch.setattr(sys, "executable", str(scripts / "python.exe"))
+    monkeypatch.setenv("PATH", str(tmp_path / "nowhere"))
+    assert program_command("win32") == [str(scripts / "python.exe"), "-X", "utf8", "-m", "tray", "run"]
 
 
 def test_program_falls_back_to_path_then_to_python_m_tray(tmp_path, monkeypatch):

@@ -205,6 +205,8 @@ def test_windows_spec_has_no_console_window_and_an_ico(tmp_path):
     tray_exe, cli_exe = made["EXE"]
     assert tray_exe.kwargs["name"] == "sso-tray" and tray_exe.kwargs["console"] is False
     assert cli_exe.kwargs["name"] == "sso-tray-cli" and cli_exe.kwargs["console"] is True
+    for exe in (tray_exe, cli_exe):  # Python's UTF-8 mode, as PyInstaller passes interpreter options
+        assert ("X utf8", None, "OPTION") in exe.args[2]
     with Image.open(tray_exe.kwargs["icon"]) as ico:
         assert ico.format == "ICO"
         assert {(16, 16), (32, 32), (48, 48), (256, 256)} <= ico.info["sizes"]
