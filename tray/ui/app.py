@@ -168,7 +168,7 @@ class TrayActions:
 
         def apply():
             if self.finder is None:
-                raise AwsError("the finder page could not be started (see the tray's output)")
+                raise AwsError(f"the finder page could not be started (see the log: {paths.app_log_file()})")
             open_in_browser(self.finder.ticket_url(**query))  # $BROWSER may run until its window closes
 
         return self._engine._submit(apply)
@@ -345,16 +345,20 @@ class TrayApp:
 
 
 def run() -> int:
-    """`sso-tray run`: the tray, once per user."""
+    """`sso-tray run`: the tray, once per user. What it has to say goes to its log file (tray.core.files.applog)
+    and to stderr where there is one (not under pythonw.exe or the windowed bundle)."""
+    from tray.core.files import applog
+
     try:
         lock = single_instance()
     except AlreadyRunning:
         print("sso-tray: the tray is already running", file=sys.stderr)
         return 0
+    applog.start()  # after the lock: a second tray must not rotate the first one's log
     try:
         app = TrayApp()
         if app.note:
-            print(f"sso-tray: {app.note}", file=sys.stderr)
+            log.warning("%s", app.note)
         app.run()
     finally:
         lock.release()
