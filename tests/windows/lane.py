@@ -1,6 +1,7 @@
-"""The Windows lane's fixtures (test files import them): the lane set up once per run (Wine, the embeddable CPython, the Windows
-wheels), a Windows Python with a WINEPREFIX of its own per test, and the figures the lane measured,
-printed at the end of the run (set-up, run and menu times, native menus, idle CPU)."""
+"""The Windows lane's fixtures (test files import them): the lane set up once per run (Wine, the
+embeddable CPython, the Windows wheels), a Windows Python with a WINEPREFIX of its own per test, and the
+figures the lane measured, printed at the end of the run (set-up, run and menu times, native menus, idle
+CPU)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ import time
 import pytest
 
 from conftest import ROOT, need
-from wine import LaneError, WinePython, set_up
+from wine import LaneError, Setup, WinePython, set_up
 
 FIGURES: list[str] = []
+SUMMARY = "windows-lane-figures"
 
 
 def figure(line: str) -> None:
@@ -26,15 +28,21 @@ class _Summary:
             terminalreporter.write_line(line)
 
 
+_SET_UP: list[Setup] = []  # each test module imports the fixture, so pytest would call it once per module
+
+
 @pytest.fixture(scope="session")
-def lane(request):
-    request.config.pluginmanager.register(_Summary(), "windows-lane-figures")
-    try:
-        setup = set_up()
-    except LaneError as e:
-        need(False, f"the Windows lane cannot be set up: {e}")
-    figure(f"set-up (Wine, CPython 3.13 embeddable, Windows wheels): {setup.seconds:.1f} s")
-    return setup
+def lane(request) -> Setup:
+    plugins = request.config.pluginmanager
+    if not plugins.has_plugin(SUMMARY):
+        plugins.register(_Summary(), SUMMARY)
+    if not _SET_UP:
+        try:
+            _SET_UP.append(set_up())
+        except LaneError as e:
+            need(False, f"the Windows lane cannot be set up: {e}")
+        figure(f"set-up (Wine, CPython 3.13 embeddable, Windows wheels): {_SET_UP[0].seconds:.1f} s")
+    return _SET_UP[0]
 
 
 @pytest.fixture

@@ -85,7 +85,7 @@ def labels(menu, depth=0):
 
 
 def install(log_path):
-    from pystray import _win32
+    from pystray import _base
     from pystray._util import win32
 
     created = [0]
@@ -96,17 +96,19 @@ def install(log_path):
         return create(*args)
 
     win32.CreatePopupMenu = counted_create
-    update = _win32.Icon._update_menu
+    update = _base.Icon.update_menu  # what setting a menu calls, whichever Icon class builds it
 
     def timed_update(self):
         before, start = created[0], time.perf_counter()
         update(self)
-        line = {"menus": created[0] - before, "seconds": time.perf_counter() - start, "total": created[0],
-                "items": len(self._menu_handle[1]) if self._menu_handle else 0, "labels": labels(self.menu)}
+        seconds = time.perf_counter() - start
+        callbacks = self._menu_handle[1] if getattr(self, "_menu_handle", None) else []
+        line = {"menus": created[0] - before, "seconds": seconds, "total": created[0],
+                "items": len(getattr(callbacks, "callbacks", callbacks)), "labels": labels(self.menu)}
         with open(log_path, "a", encoding="utf-8") as f:
             f.write(json.dumps(line) + "\\n")
 
-    _win32.Icon._update_menu = timed_update
+    _base.Icon.update_menu = timed_update
 '''
 
 
