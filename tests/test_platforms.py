@@ -325,6 +325,19 @@ def test_status_and_profiles_survive_a_console_code_page(sso_env, home, encoding
             assert "Zurich - " in out or "Zürich — " in out or "Zürich - " in out, out
 
 
+def test_output_survives_a_code_page_opened_with_surrogateescape(home, monkeypatch):
+    """Under Wine (the Windows lane) Windows Python opens a redirected stdout as cp1252 with
+    errors="surrogateescape", not "strict": that handler passes 開発 on to fail just the same."""
+    monkeypatch.setenv(paths.ROOT_ENV, str(home))
+    write_config(home, UNICODE_CONFIG.format(account="111100000000", role="AdministratorAccess"))
+    env = {**os.environ, "PYTHONIOENCODING": "cp1252:surrogateescape"}
+    result = subprocess.run([sys.executable, "-m", "tray", "status"], env=env, capture_output=True, timeout=60)
+    out, err = result.stdout.decode("cp1252"), result.stderr.decode("cp1252")
+    assert result.returncode == 3, (out, err)  # signed out, said in one line
+    assert "internal error" not in err and "Traceback" not in err, err
+    assert out.startswith("?? ") or out.startswith("開発"), out
+
+
 # --- Windows: the demo kept in its own folder ------------------------------------------------------------
 
 
