@@ -99,14 +99,19 @@ def install(log_path):
     update = _base.Icon.update_menu  # what setting a menu calls, whichever Icon class builds it
 
     def timed_update(self):
-        before, start = created[0], time.perf_counter()
-        update(self)
-        seconds = time.perf_counter() - start
-        callbacks = self._menu_handle[1] if getattr(self, "_menu_handle", None) else []
-        line = {"menus": created[0] - before, "seconds": seconds, "total": created[0],
-                "items": len(getattr(callbacks, "callbacks", callbacks)), "labels": labels(self.menu)}
-        with open(log_path, "a", encoding="utf-8") as f:
-            f.write(json.dumps(line) + "\\n")
+        before, start, error = created[0], time.perf_counter(), None
+        try:
+            update(self)
+        except Exception as e:  # the build failed half way (Wine runs out of menu handles): logged, then raised
+            error = repr(e)
+            raise
+        finally:
+            seconds = time.perf_counter() - start
+            callbacks = self._menu_handle[1] if getattr(self, "_menu_handle", None) else []
+            line = {"menus": created[0] - before, "seconds": seconds, "total": created[0], "error": error,
+                    "items": len(getattr(callbacks, "callbacks", callbacks)), "labels": [] if error else labels(self.menu)}
+            with open(log_path, "a", encoding="utf-8") as f:
+                f.write(json.dumps(line) + "\\n")
 
     _base.Icon.update_menu = timed_update
 '''
