@@ -104,17 +104,22 @@ class WineTray:
         return [json.loads(line) for line in self.menu_log.read_text(encoding="utf-8").splitlines() if line.strip()]
 
     def menu_with(self, text: str, timeout: float = 120, settled: bool = False) -> dict:
-        """The newest menu build that holds `text` at its first levels (`settled`: and every account)."""
+        """The newest menu build that holds `text` at its first levels (`settled`: and every account). A build
+        that failed, or the tray's exit, fails at once."""
         def found():
-            assert self.proc.poll() is None, f"the tray exited {self.proc.returncode}: {self.stderr[-3000:]}"
+            if self.proc.poll() is not None:
+                return {"error": f"the tray exited {self.proc.returncode}: {self.stderr[-3000:]}"}
             builds = self.builds()
             failed = [b for b in builds if b["error"]]
-            assert not failed, f"a menu build failed after {failed[0]['menus']} native menus: {failed[0]['error']}"
+            if failed:
+                return {"error": f"a menu build failed after {failed[0]['menus']} native menus: {failed[0]['error']}"}
             if not builds:
                 return None
             shown = json.dumps(builds[-1]["labels"], ensure_ascii=False)
             return text in shown and not (settled and REFRESHING in shown) and builds[-1]
-        return wait_for(found, timeout, 0.5, f"a menu holding {text!r}")
+        build = wait_for(found, timeout, 0.5, f"a menu holding {text!r}")
+        assert not build["error"], build["error"]
+        return build
 
     def pid(self) -> int:
         return self.proc.pid  # wine64 execs the preloader, which runs python.exe in this same process
