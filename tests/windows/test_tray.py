@@ -29,7 +29,6 @@ ACCOUNTS, ROLES, PROFILES = 1000, 3, 20
 LARGE = (5000, 5000)  # accounts (x 3 roles) and configured profiles: the directory issue 18 bounds the menu at
 REFRESHING = "Refreshing accounts"  # the menu's line while the account list loads
 MENUS_BOUND, BUILD_BOUND, IDLE_CPU_BOUND = 500, 0.5, 0.2
-NOT_YET_BOUNDED = pytest.mark.xfail(strict=False, reason="the lazy, bounded Windows menu is the `menus` branch's work (issue 18)")
 
 
 def config_text(sim, profiles: int) -> str:
@@ -261,7 +260,6 @@ def test_copy_puts_the_profiles_export_lines_on_the_clipboard(wine_tray):
     assert '$Env:AWS_REGION="eu-west-1"' in text
 
 
-@NOT_YET_BOUNDED
 @pytest.mark.parametrize("directory", [(ACCOUNTS, PROFILES), pytest.param(LARGE, marks=[pytest.mark.slow, pytest.mark.timeout(900)])])
 def test_the_menu_is_bounded(wine_tray, directory):
     try:
@@ -276,7 +274,6 @@ def test_the_menu_is_bounded(wine_tray, directory):
 
 
 @pytest.mark.slow
-@NOT_YET_BOUNDED
 @pytest.mark.parametrize("directory", [(ACCOUNTS, PROFILES), pytest.param(LARGE, marks=pytest.mark.timeout(900))])
 def test_idle_cpu_per_minute(wine_tray, directory):
     wine_tray.menu_with("Accounts", timeout=600, settled=True)
