@@ -151,7 +151,7 @@ class TraySoak(RuleBasedStateMachine):
         self.context.monkeypatch.setenv("AWS_ENDPOINT_URL_SSO_OIDC", DEAD if "oidc" in down else self.sim.url)
 
     def write_in_place(self, path: Path, data: bytes):
-        with open(path, "r+b" if path.exists() else "wb", encoding="utf-8") as f:  # as editors and `aws configure set` write
+        with open(path, "r+b" if path.exists() else "wb") as f:  # as editors and `aws configure set` write
             f.truncate(0)
             f.write(data)
 

@@ -23,15 +23,17 @@ def unnamed_encodings(source: str) -> list[int]:
             lines.append(node.lineno)
         elif isinstance(func, ast.Name) and func.id == "open":
             mode = node.args[1] if len(node.args) > 1 else next((k.value for k in node.keywords if k.arg == "mode"), None)
-            binary = isinstance(mode, ast.Constant) and "b" in str(mode.value)
+            modes = [mode.body, mode.orelse] if isinstance(mode, ast.IfExp) else [mode]  # "r+b" if ... else "wb"
+            binary = all(isinstance(m, ast.Constant) and "b" in str(m.value) for m in modes)
             if not binary:
                 lines.append(node.lineno)
     return lines
 
 
 def test_the_check_finds_what_it_looks_for():
-    source = 'open(p)\nopen(p, "rb")\np.read_text()\np.write_text(t, encoding="utf-8")\nopen(p, mode="w")\n'
-    assert unnamed_encodings(source) == [1, 3, 5]
+    source = ('open(p)\nopen(p, "rb")\np.read_text()\np.write_text(t, encoding="utf-8")\nopen(p, mode="w")\n'
+              'open(p, "r+b" if new else "wb")\nopen(p, "r+" if new else "wb")\n')
+    assert unnamed_encodings(source) == [1, 3, 5, 7]
 
 
 def test_every_test_file_names_its_encoding():
