@@ -42,6 +42,9 @@ COMMON_HIDDEN_IMPORTS = [
 # Folders of non-Python files the bundle must carry, as pyproject's package data ships them in the wheel
 # (the finder page's HTML, CSS and JavaScript).
 PACKAGE_DATA = ["tray/ui/finder/static"]
+# Windows: Python's UTF-8 mode in the bundle's interpreter (PyInstaller's run-time option), as `-X utf8`
+# gives the Run-key command: otherwise text is read and written in the ANSI code page (cp1252, ...).
+WINDOWS_PYTHON_OPTIONS = [("X utf8", None, "OPTION")]
 
 
 def package_datas() -> list[tuple[str, str]]:

@@ -16,6 +16,18 @@ ROOT = Path(__file__).resolve().parent.parent
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
+def pytest_addoption(parser):
+    parser.addoption("--windows", action="store_true",
+                     help="run the Windows lane (tests/windows: Windows CPython under Wine); scripts/test --windows")
+
+
+def pytest_ignore_collect(collection_path, config):
+    """tests/windows runs only when asked for (it sets up Wine and a Windows Python)."""
+    if collection_path == Path(__file__).resolve().parent / "windows":
+        return not config.getoption("windows")
+    return None
+
+
 def need(condition: bool, why: str) -> None:
     """Skip a test whose tools are missing on a developer machine; in CI the same gap is a failure."""
     if condition:
@@ -107,7 +119,7 @@ def simulator():
 def write_config(home: Path, text: str) -> Path:
     path = home / ".aws" / "config"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
+    path.write_text(text, encoding="utf-8")
     return path
 
 
@@ -205,7 +217,7 @@ def moto_sts(tmp_path_factory):
         except OSError:
             if proc.poll() is not None or time.monotonic() > deadline:
                 proc.kill()
-                pytest.fail(f"moto_server did not start: {log.read_text()}")
+                pytest.fail(f"moto_server did not start: {log.read_text(encoding='utf-8')}")
             time.sleep(0.1)
     yield f"http://127.0.0.1:{port}"
     proc.terminate()

@@ -288,7 +288,7 @@ def _end(pids: list[int], grace: float = 3.0) -> None:
 
 def _state(pid: int) -> str | None:
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8")
     except OSError:
         return None
     return stat.rsplit(")", 1)[1].split()[0]
@@ -296,7 +296,7 @@ def _state(pid: int) -> str | None:
 
 def proc_status(pid: int, key: str) -> int:
     """A `kB` figure from /proc/PID/status (VmRSS, VmHWM, …), in bytes."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+    for line in Path(f"/proc/{pid}/status").read_text(encoding="utf-8").splitlines():
         if line.startswith(key + ":"):
             return int(line.split()[1]) * 1024
     raise KeyError(key)
@@ -304,7 +304,7 @@ def proc_status(pid: int, key: str) -> int:
 
 def cpu_seconds(pid: int) -> float:
     """utime + stime of a process (all its threads), in seconds."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    fields = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8").rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
@@ -325,11 +325,11 @@ class TrayProcess:
 
     @property
     def stderr(self) -> str:
-        return self.stderr_path.read_text(errors="replace")
+        return self.stderr_path.read_text(errors="replace", encoding="utf-8")
 
     @property
     def stdout(self) -> str:
-        return self.stdout_path.read_text(errors="replace")
+        return self.stdout_path.read_text(errors="replace", encoding="utf-8")
 
     def alive(self) -> bool:
         return self.proc.poll() is None
@@ -493,7 +493,7 @@ class VirtualDesktop:
         with os.fdopen(read) as f:
             number = f.readline().strip()
         if not number.isdigit():
-            raise DesktopError(f"Xvfb did not start: {(self.workdir / 'xvfb.log').read_text()[-2000:]}")
+            raise DesktopError(f"Xvfb did not start: {(self.workdir / 'xvfb.log').read_text(encoding='utf-8')[-2000:]}")
         self.display = f":{number}"
 
     def _start_bus(self) -> None:
@@ -504,14 +504,14 @@ class VirtualDesktop:
             dunst = need_program("dunst")
             need_program("dunstctl")
             script = self.workdir / "dunst-log.py"
-            script.write_text(DUNST_LOG_SCRIPT.format(python=sys.executable, log=str(self.notification_log)))
+            script.write_text(DUNST_LOG_SCRIPT.format(python=sys.executable, log=str(self.notification_log)), encoding="utf-8")
             script.chmod(0o755)
             rc = self.workdir / "dunstrc"
-            rc.write_text(DUNSTRC.format(script=script))
+            rc.write_text(DUNSTRC.format(script=script), encoding="utf-8")
             (services / "org.freedesktop.Notifications.service").write_text(
-                f"[D-BUS Service]\nName=org.freedesktop.Notifications\nExec={dunst} -config {rc}\n")
+                f"[D-BUS Service]\nName=org.freedesktop.Notifications\nExec={dunst} -config {rc}\n", encoding="utf-8")
         config = self.workdir / "session-bus.conf"
-        config.write_text(DBUS_CONFIG.format(services=services))
+        config.write_text(DBUS_CONFIG.format(services=services), encoding="utf-8")
         read, write = os.pipe()
         try:
             # DISPLAY in the bus's environment: the services it starts (dunst) use this display
@@ -522,7 +522,7 @@ class VirtualDesktop:
         with os.fdopen(read) as f:
             address = f.readline().strip()
         if not address:
-            raise DesktopError(f"dbus-daemon did not start: {(self.workdir / 'dbus.log').read_text()[-2000:]}")
+            raise DesktopError(f"dbus-daemon did not start: {(self.workdir / 'dbus.log').read_text(encoding='utf-8')[-2000:]}")
         self.bus_address = address
         self._bus = Bus(address)
 
@@ -574,9 +574,9 @@ class VirtualDesktop:
         out_path = self.workdir / "cmd.out"
         with open(out_path, "wb") as out, open(self.workdir / "cmd.err", "wb") as err:
             proc = subprocess.run(list(argv), env=self.env, stdin=subprocess.DEVNULL, stdout=out, stderr=err, timeout=timeout)
-        text = out_path.read_text(errors="replace")
+        text = out_path.read_text(errors="replace", encoding="utf-8")
         if check and proc.returncode != 0:
-            raise DesktopError(f"{argv} exited {proc.returncode}: {(self.workdir / 'cmd.err').read_text()[-1000:]}")
+            raise DesktopError(f"{argv} exited {proc.returncode}: {(self.workdir / 'cmd.err').read_text(encoding='utf-8')[-1000:]}")
         return text
 
     # -- the tray --
@@ -699,7 +699,7 @@ class VirtualDesktop:
         so the shown ones come from the log its rule script writes."""
         seen: dict[str, dict] = {}
         if self.notification_log.exists():
-            for line in self.notification_log.read_text().splitlines():
+            for line in self.notification_log.read_text(encoding="utf-8").splitlines():
                 entry = json.loads(line)
                 seen[entry.get("id", str(len(seen)))] = {
                     "id": entry.get("id"), "appname": entry.get("app_name"), "summary": entry.get("summary"),

@@ -127,8 +127,8 @@ def test_an_entry_turned_off_in_the_desktop_settings_counts_as_off(home, switch)
     """GNOME's and KDE's startup settings switch an entry off in place instead of removing it."""
     autostart.enable("linux")
     path = autostart_file(home)
-    text = path.read_text().replace("X-GNOME-Autostart-enabled=true\n", "")
-    path.write_text(text + switch + "\n")
+    text = path.read_text(encoding="utf-8").replace("X-GNOME-Autostart-enabled=true\n", "")
+    path.write_text(text + switch + "\n", encoding="utf-8")
     assert not autostart.is_enabled("linux")
     autostart.enable("linux")  # turning it on again from sso-tray rewrites the entry
     assert autostart.is_enabled("linux")
@@ -162,7 +162,7 @@ def test_exec_quoting_round_trips_through_glib_and_validates(tmp_path, argv):
 
 def test_a_folder_that_cannot_be_written_is_one_clear_error(home, tmp_path, monkeypatch):
     blocker = tmp_path / "not-a-folder"
-    blocker.write_text("")
+    blocker.write_text("", encoding="utf-8")
     monkeypatch.setenv("XDG_CONFIG_HOME", str(blocker))
     with pytest.raises(AwsError, match="cannot write .*sso-tray.desktop"):
         autostart.enable("linux")
@@ -180,7 +180,7 @@ def test_entry_written_atomically_leaves_no_temporary_file(home):
 def fake_install(folder: Path, *names: str) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     for name in names:
-        (folder / name).write_text("")
+        (folder / name).write_text("", encoding="utf-8")
         (folder / name).chmod(0o755)
     return folder
 
@@ -211,7 +211,16 @@ def test_program_on_windows_is_pythonw_so_no_console_window_opens(tmp_path, monk
     scripts = fake_install(tmp_path / "venv" / "Scripts", "python.exe", "pythonw.exe", "sso-tray.exe")
     monkeypatch.delattr(sys, "frozen", raising=False)
     monkeypatch.setattr(sys, "executable", str(scripts / "python.exe"))
-    assert program_command("win32") == [str(scripts / "pythonw.exe"), "-m", "tray", "run"]
+    assert program_command("win32") == [str(scripts / "pythonw.exe"), "-X", "utf8", "-m", "tray", "run"]
+
+
+def test_on_windows_python_itself_starts_in_utf8_mode(tmp_path, monkeypatch):
+    """Without -X utf8, Windows Python reads and writes text in the ANSI code page."""
+    scripts = fake_install(tmp_path / "python", "python.exe")
+    monkeypatch.delattr(sys, "frozen", raising=False)
+    monkeypatch.setattr(sys, "executable", str(scripts / "python.exe"))
+    monkeypatch.setenv("PATH", str(tmp_path / "nowhere"))
+    assert program_command("win32") == [str(scripts / "python.exe"), "-X", "utf8", "-m", "tray", "run"]
 
 
 def test_program_falls_back_to_path_then_to_python_m_tray(tmp_path, monkeypatch):

@@ -23,7 +23,7 @@ def completion_script(shell: str, tmp_path) -> Path:
     result = run_cli("completion", shell)
     assert result.returncode == 0, result.stderr
     path = tmp_path / f"sso-tray.{shell}"
-    path.write_text(result.stdout)
+    path.write_text(result.stdout, encoding="utf-8")
     return path
 
 
@@ -53,7 +53,7 @@ def test_scripts_parse_in_their_shells(shell, tmp_path):
     script = completion_script(shell, tmp_path)
     out = subprocess.run([need_program(shell), "-n", str(script)], capture_output=True, text=True, timeout=30)
     assert out.returncode == 0, out.stderr
-    assert "console" in script.read_text() and "__complete" in script.read_text()
+    assert "console" in script.read_text(encoding="utf-8") and "__complete" in script.read_text(encoding="utf-8")
 
 
 def test_bash_completes_commands_flags_and_profile_names(sso_env, tmp_path):

@@ -92,7 +92,7 @@ def test_missing_config_file(home):
 
 def test_aws_config_file_env(home, monkeypatch):
     path = home / "elsewhere.ini"
-    path.write_text(GOOD)
+    path.write_text(GOOD, encoding="utf-8")
     monkeypatch.setenv("AWS_CONFIG_FILE", str(path))
     assert "corp" in AwsConfig.load().sessions
 

@@ -113,7 +113,7 @@ def test_default_session_name_is_the_subdomain():
 def test_new_session_in_a_fresh_home(config_file):
     assert not config_file.exists()
     assert configwrite.write_sso_session(START_URL, "eu-west-1") == "example"
-    assert config_file.read_text() == (
+    assert config_file.read_text(encoding="utf-8") == (
         "[sso-session example]\n"
         f"sso_start_url = {START_URL}\n"
         "sso_region = eu-west-1\n"
@@ -125,10 +125,10 @@ def test_new_session_in_a_fresh_home(config_file):
 
 def test_updating_a_session_changes_only_its_own_keys(config_file):
     config_file.parent.mkdir()
-    config_file.write_text(HAND_WRITTEN)
+    config_file.write_text(HAND_WRITTEN, encoding="utf-8")
     config_file.chmod(0o640)
     configwrite.write_sso_session(START_URL, "eu-west-1", scopes=("sso:account:access", "codewhisperer:completions"))
-    assert config_file.read_text() == HAND_WRITTEN.replace(
+    assert config_file.read_text(encoding="utf-8") == HAND_WRITTEN.replace(
         "sso_start_url = https://old.awsapps.com/start\nmy_own_note = stays\nsso_region = us-west-2\n",
         f"sso_start_url = {START_URL}\nsso_region = eu-west-1\n"
         "sso_registration_scopes = sso:account:access, codewhisperer:completions\nmy_own_note = stays\n",
@@ -149,12 +149,12 @@ def test_updating_a_session_changes_only_its_own_keys(config_file):
 def test_a_symlinked_config_stays_a_link(config_file, tmp_path):
     real = tmp_path / "dotfiles" / "aws-config"
     real.parent.mkdir()
-    real.write_text(HAND_WRITTEN)
+    real.write_text(HAND_WRITTEN, encoding="utf-8")
     config_file.parent.mkdir()
     config_file.symlink_to(real)
     configwrite.write_sso_session(START_URL, "eu-west-1", name="second")
     assert config_file.is_symlink()
-    assert real.read_text().startswith(HAND_WRITTEN)
+    assert real.read_text(encoding="utf-8").startswith(HAND_WRITTEN)
 
 
 @pytest.mark.parametrize(
@@ -168,10 +168,10 @@ def test_a_symlinked_config_stays_a_link(config_file, tmp_path):
 )
 def test_bad_input_writes_nothing(config_file, args):
     config_file.parent.mkdir()
-    config_file.write_text(HAND_WRITTEN)
+    config_file.write_text(HAND_WRITTEN, encoding="utf-8")
     with pytest.raises(UsageError):
         configwrite.write_sso_session(*args)
-    assert config_file.read_text() == HAND_WRITTEN
+    assert config_file.read_text(encoding="utf-8") == HAND_WRITTEN
 
 
 # --------------------------------------------------------------------------- the commands, end to end
@@ -199,7 +199,7 @@ def test_configure_in_a_fresh_home_writes_the_session_and_signs_in(fresh_env, ho
         "sso_start_url": START_URL, "sso_region": "us-east-1", "sso_registration_scopes": "sso:account:access",
     }
     assert stat.S_IMODE(config.stat().st_mode) == 0o600
-    token = json.loads((home / ".aws/sso/cache" / (hashlib.sha1(b"example").hexdigest() + ".json")).read_text())
+    token = json.loads((home / ".aws/sso/cache" / (hashlib.sha1(b"example").hexdigest() + ".json")).read_text(encoding="utf-8"))
     assert token["startUrl"] == START_URL
     assert run_cli("status").returncode == 0
 
@@ -207,19 +207,19 @@ def test_configure_in_a_fresh_home_writes_the_session_and_signs_in(fresh_env, ho
 def test_profiles_for_every_role_used_by_botocore_and_the_aws_cli(fresh_env, home):
     config = home / ".aws" / "config"
     config.parent.mkdir()
-    config.write_text(HAND_WRITTEN)
+    config.write_text(HAND_WRITTEN, encoding="utf-8")
     assert run_cli("configure", "--start-url", START_URL, "--region", "us-east-1").returncode == 0
-    before = config.read_text()
+    before = config.read_text(encoding="utf-8")
     names = expected_names(fresh_env)
     assert len(names) == 6  # 3 accounts x 2 roles
 
     dry = run_cli("configure", "profiles", "--dry-run")
-    assert dry.returncode == 0 and "would be added" in dry.stdout and config.read_text() == before
+    assert dry.returncode == 0 and "would be added" in dry.stdout and config.read_text(encoding="utf-8") == before
 
     first = run_cli("configure", "profiles", "--region", "eu-west-1")
     assert first.returncode == 0, first.stderr
     assert "6 added, 0 updated, 0 unchanged, 0 removed" in first.stdout
-    after = config.read_text()
+    after = config.read_text(encoding="utf-8")
     assert after.startswith(before)  # every byte that was there, hand-written profile and comments included
     profiles = load_config(str(config))["profiles"]
     for name, (account_id, role) in names.items():
@@ -234,7 +234,7 @@ def test_profiles_for_every_role_used_by_botocore_and_the_aws_cli(fresh_env, hom
 
     second = run_cli("configure", "profiles", "--region", "eu-west-1")
     assert "0 added, 0 updated, 6 unchanged, 0 removed" in second.stdout
-    assert config.read_text() == after
+    assert config.read_text(encoding="utf-8") == after
 
 
 def test_a_hand_written_profile_for_a_role_is_kept_and_not_doubled(fresh_env, home):
@@ -242,12 +242,12 @@ def test_a_hand_written_profile_for_a_role_is_kept_and_not_doubled(fresh_env, ho
     config = home / ".aws" / "config"
     account = sim_accounts(fresh_env)[0]
     mine = f"\n# mine\n[profile mine]\nsso_session = example\nsso_account_id = {account.account_id}\nsso_role_name = {account.roles[0]}\n"
-    config.write_text(config.read_text() + mine)
+    config.write_text(config.read_text(encoding="utf-8") + mine, encoding="utf-8")
     result = run_cli("configure", "profiles")
     assert result.returncode == 0
     assert f"kept: {account.account_id}/{account.roles[0]} is your own [profile mine]" in result.stdout
     assert "5 added" in result.stdout
-    assert mine in config.read_text()
+    assert mine in config.read_text(encoding="utf-8")
     assert f"{account.name}.{account.roles[0]}" not in load_config(str(config))["profiles"]
 
 
@@ -255,7 +255,7 @@ def test_a_name_clash_with_a_hand_written_profile_writes_nothing(fresh_env, home
     assert run_cli("configure", "--start-url", START_URL, "--region", "us-east-1").returncode == 0
     config = home / ".aws" / "config"
     clash = next(iter(expected_names(fresh_env)))
-    config.write_text(config.read_text() + f"\n[profile {clash}]\nregion = us-east-2\n")
+    config.write_text(config.read_text(encoding="utf-8") + f"\n[profile {clash}]\nregion = us-east-2\n", encoding="utf-8")
     before = config.read_bytes()
     result = run_cli("configure", "profiles")
     assert result.returncode == 2 and f"profile {clash}" in result.stderr
@@ -266,8 +266,8 @@ def test_a_name_clash_with_a_hand_written_profile_writes_nothing(fresh_env, home
 def test_prune_removes_only_its_own_profiles_whose_role_is_gone(fresh_env, home):
     assert run_cli("configure", "--start-url", START_URL, "--region", "us-east-1").returncode == 0
     config = home / ".aws" / "config"
-    config.write_text(config.read_text() + "\n# a note\n[profile hand]\nsso_session = example\nsso_account_id = 999999999999\nsso_role_name = Gone\n")
-    base = config.read_text()
+    config.write_text(config.read_text(encoding="utf-8") + "\n# a note\n[profile hand]\nsso_session = example\nsso_account_id = 999999999999\nsso_role_name = Gone\n", encoding="utf-8")
+    base = config.read_text(encoding="utf-8")
     assert run_cli("configure", "profiles").returncode == 0
     names = expected_names(fresh_env)
 
@@ -283,7 +283,7 @@ def test_prune_removes_only_its_own_profiles_whose_role_is_gone(fresh_env, home)
     assert pruned.returncode == 0 and "3 removed" in pruned.stdout
     profiles = load_config(str(config))["profiles"]
     assert set(profiles) == set(remaining) | {"hand"}  # the hand-written one (its role long gone) stays
-    assert config.read_text().startswith(base)
+    assert config.read_text(encoding="utf-8").startswith(base)
 
 
 @pytest.mark.parametrize(
@@ -317,7 +317,7 @@ def test_profile_names_are_made_safe_for_a_section_and_a_shell(tmp_path):
     text = f"[profile {name}]\nsso_session = s\nsso_account_id = 123456789012\nsso_role_name = Admin\nsso_tray_managed = true\n"
     plan, changes = configwrite.plan_profiles(text, "s", [("123456789012", "Prod Account (EU)", "Admin")])
     assert plan.unchanged == [name] and changes == {}
-    (tmp_path / "config").write_text(text)
+    (tmp_path / "config").write_text(text, encoding="utf-8")
     assert load_config(str(tmp_path / "config"))["profiles"][name]["sso_role_name"] == "Admin"
 
 

@@ -31,7 +31,7 @@ def signed_in(sso_env, monkeypatch):
 
 def cached_credentials(home) -> dict:
     [path] = (home / ".aws" / "cli" / "cache").glob("*.json")
-    return json.loads(path.read_text())["Credentials"]
+    return json.loads(path.read_text(encoding="utf-8"))["Credentials"]
 
 
 def follow(url: str) -> tuple[int, str]:
@@ -57,7 +57,7 @@ def test_link_opened_in_chromium_lands_on_the_console_as_the_role(signed_in, hom
     assert result.returncode == 0, result.stderr
     assert result.stdout == ""
     # sso-tray is done once the browser has fetched the link; the browser goes on to the console by itself.
-    text = wait_for(lambda: page_text.exists() and page_text.read_text(), timeout=60, what="the console page")
+    text = wait_for(lambda: page_text.exists() and page_text.read_text(encoding="utf-8"), timeout=60, what="the console page")
     assert "AWS Management Console" in text
     assert sim_account(signed_in, 0) in text and sim_role(signed_in, 0) in text
     assert "eu-west-1" in text  # dev-admin's region picks the console's
@@ -67,7 +67,7 @@ def test_link_opened_in_chromium_lands_on_the_console_as_the_role(signed_in, hom
     for secret in (creds["SecretAccessKey"], creds["SessionToken"], "SigninToken", "federation"):
         assert secret not in result.stderr
     # The browser's command line had a one-time loopback address, never the sign-in link.
-    [address] = opened.read_text().splitlines()
+    [address] = opened.read_text(encoding="utf-8").splitlines()
     assert address.startswith("http://127.0.0.1:") and "federation" not in address
     with pytest.raises(OSError):
         urllib.request.urlopen(address, timeout=5)  # served once, then gone with the command

@@ -28,7 +28,7 @@ def cache_role_credentials(home, sim, minutes_left: float) -> str:
     expires = (datetime.now(timezone.utc) + timedelta(minutes=minutes_left)).strftime("%Y-%m-%dT%H:%M:%SZ")
     path.write_text(json.dumps({"ProviderType": "sso", "Credentials": {
         "AccessKeyId": "ASIACACHED000000000", "SecretAccessKey": "cached-secret", "SessionToken": "cached-token",
-        "Expiration": expires, "AccountId": first.account_id}}))
+        "Expiration": expires, "AccountId": first.account_id}}), encoding="utf-8")
     return expires
 
 

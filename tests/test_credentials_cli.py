@@ -31,7 +31,7 @@ def role_cache_files(home):
 def evaluate(shell: str, lines: str, tmp_path) -> dict:
     """Source the lines in a real shell and read the variables back."""
     script = tmp_path / "creds"
-    script.write_text(lines)
+    script.write_text(lines, encoding="utf-8")
     names = ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_CREDENTIAL_EXPIRATION", "AWS_REGION", "AWS_DEFAULT_REGION"]
     if shell == "fish":
         code = f"source {script}; " + "; ".join(f'printf "%s\\0" "${n}"' for n in names)
@@ -47,7 +47,7 @@ def test_export_bash_and_fish_set_exactly_the_cached_credentials(signed_in, home
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("export AWS_ACCESS_KEY_ID=")
     [cache] = role_cache_files(home)
-    body = json.loads(cache.read_text())
+    body = json.loads(cache.read_text(encoding="utf-8"))
     creds = body["Credentials"]
     values = evaluate("bash", result.stdout, tmp_path)
     assert values["AWS_ACCESS_KEY_ID"] == creds["AccessKeyId"]
@@ -67,7 +67,7 @@ def test_role_cache_is_the_aws_cli_v2_one(signed_in, home):
     assert run_cli("export", "dev-admin").returncode == 0
     key = json.dumps({"accountId": first.account_id, "roleName": first.roles[0], "sessionName": "dev"}, sort_keys=True, separators=(",", ":"))
     path = home / ".aws" / "cli" / "cache" / (hashlib.sha1(key.encode()).hexdigest() + ".json")
-    body = json.loads(path.read_text())
+    body = json.loads(path.read_text(encoding="utf-8"))
     assert body["ProviderType"] == "sso"
     assert set(body["Credentials"]) == {"AccessKeyId", "SecretAccessKey", "SessionToken", "Expiration", "AccountId"}
     assert body["Credentials"]["Expiration"].endswith("Z")
@@ -89,12 +89,12 @@ def test_credentials_cached_by_the_aws_cli_are_reused_without_a_call(signed_in, 
     path.parent.mkdir(parents=True)
     expires = (datetime.now(timezone.utc) + timedelta(minutes=50)).strftime("%Y-%m-%dT%H:%M:%SZ")
     path.write_text(json.dumps({"ProviderType": "sso", "Credentials": {
-        "AccessKeyId": "ASIAFROMAWSCLI00000", "SecretAccessKey": "cli-secret", "SessionToken": "cli-token", "Expiration": expires}}))
+        "AccessKeyId": "ASIAFROMAWSCLI00000", "SecretAccessKey": "cli-secret", "SessionToken": "cli-token", "Expiration": expires}}), encoding="utf-8")
     result = run_cli("export", "dev-admin", "--format", "dotenv")
     assert "AWS_ACCESS_KEY_ID=ASIAFROMAWSCLI00000\n" in result.stdout
     assert signed_in.calls() == {}
     # within 5 minutes of expiry they are fetched anew
-    path.write_text(path.read_text().replace(expires, (datetime.now(timezone.utc) + timedelta(minutes=4)).strftime("%Y-%m-%dT%H:%M:%SZ")))
+    path.write_text(path.read_text(encoding="utf-8").replace(expires, (datetime.now(timezone.utc) + timedelta(minutes=4)).strftime("%Y-%m-%dT%H:%M:%SZ")), encoding="utf-8")
     again = run_cli("export", "dev-admin", "--format", "dotenv")
     assert "ASIAFROMAWSCLI00000" not in again.stdout and signed_in.calls() == {"GetRoleCredentials": 1}
 
@@ -132,7 +132,7 @@ def test_json_format_is_the_credential_process_object(signed_in):
 def test_credential_process_profile_works_in_botocore_and_the_aws_cli(signed_in, home, moto_sts):
     config = home / ".aws" / "config"
     command = f"{sys.executable} -m tray credential-process dev-admin"
-    config.write_text(config.read_text() + f"\n[profile via-process]\ncredential_process = {command}\nregion = us-east-1\n")
+    config.write_text(config.read_text(encoding="utf-8") + f"\n[profile via-process]\ncredential_process = {command}\nregion = us-east-1\n", encoding="utf-8")
     creds = botocore_credentials("via-process")
     assert creds["access_key"].startswith("ASIA") and creds["token"]
     env = dict(os.environ, AWS_ENDPOINT_URL_STS=moto_sts)
@@ -149,11 +149,11 @@ def test_write_to_the_credentials_file_for_botocore_and_the_aws_cli(signed_in, h
     path = home / ".aws" / "credentials"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert run_cli("write", "dev-read", "--as", "ci").returncode == 0
-    text = path.read_text()
+    text = path.read_text(encoding="utf-8")
     assert "[dev-admin]" in text and "[ci]" in text and "aws_credential_expiration" in text and "region = eu-west-1" in text
     # the AWS CLI reads it (config without the SSO profiles, so the credentials file is what counts)
     env = dict(os.environ, AWS_CONFIG_FILE=str(home / "empty-config"), AWS_ENDPOINT_URL_STS=moto_sts)
-    (home / "empty-config").write_text("")
+    (home / "empty-config").write_text("", encoding="utf-8")
     got = subprocess.run([str(aws_cli()), "configure", "get", "aws_access_key_id", "--profile", "ci"], env=env, capture_output=True, text=True, timeout=60)
     assert got.returncode == 0 and got.stdout.strip().startswith("ASIA")
     ident = subprocess.run([str(aws_cli()), "sts", "get-caller-identity", "--profile", "ci", "--region", "us-east-1"], env=env, capture_output=True, text=True, timeout=60)
@@ -173,7 +173,7 @@ def test_aws_shared_credentials_file_is_honoured(signed_in, home, monkeypatch):
     target = home / "elsewhere" / "creds"
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(target))
     assert run_cli("write", "dev-admin").returncode == 0
-    assert "[dev-admin]" in target.read_text() and not (home / ".aws" / "credentials").exists()
+    assert "[dev-admin]" in target.read_text(encoding="utf-8") and not (home / ".aws" / "credentials").exists()
 
 
 @pytest.mark.display
@@ -188,7 +188,7 @@ def test_copy_puts_the_lines_on_the_clipboard_and_prints_no_secret(signed_in, ho
     first = sim_accounts(signed_in)[0]
     assert result.stdout == "" and f"Copied the dotenv export lines for {first.name} / {first.roles[0]} (dev-admin)" in result.stderr
     pasted = subprocess.run(["xclip", "-selection", "clipboard", "-o"], capture_output=True, text=True, timeout=10).stdout
-    body = json.loads(role_cache_files(home)[0].read_text())["Credentials"]
+    body = json.loads(role_cache_files(home)[0].read_text(encoding="utf-8"))["Credentials"]
     assert f"AWS_SECRET_ACCESS_KEY={body['SecretAccessKey']}" in pasted
     assert body["SecretAccessKey"] not in result.stderr
 
@@ -227,10 +227,10 @@ def test_signed_out_or_expired_exit_3(sso_env, home):
     assert result.returncode == 3 and "sso-tray login --sso-session dev" in result.stderr
     assert run_cli("login", "--sso-session", "dev").returncode == 0
     token = home / ".aws" / "sso" / "cache" / (hashlib.sha1(b"dev").hexdigest() + ".json")
-    body = json.loads(token.read_text())
+    body = json.loads(token.read_text(encoding="utf-8"))
     body["expiresAt"] = "2020-01-01T00:00:00Z"
     body.pop("refreshToken")
-    token.write_text(json.dumps(body))
+    token.write_text(json.dumps(body), encoding="utf-8")
     expired = run_cli("export", "dev-admin")
     assert expired.returncode == 3 and "expired" in expired.stderr
 
@@ -243,17 +243,17 @@ def test_revoked_session_exit_3(signed_in):
 
 def test_unwritable_credentials_file_exit_4_untouched(signed_in, home, monkeypatch):
     blocker = home / "not-a-folder"
-    blocker.write_text("a file where a folder should be\n")
+    blocker.write_text("a file where a folder should be\n", encoding="utf-8")
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(blocker / "credentials"))
     result = run_cli("write", "dev-admin")
     assert result.returncode == 4 and str(blocker) in result.stderr
-    assert blocker.read_text() == "a file where a folder should be\n"
+    assert blocker.read_text(encoding="utf-8") == "a file where a folder should be\n"
 
 
 def test_no_secret_in_any_error(signed_in, home):
     run_cli("export", "dev-admin")
-    body = json.loads(role_cache_files(home)[0].read_text())["Credentials"]
-    token = json.loads((home / ".aws/sso/cache" / (hashlib.sha1(b"dev").hexdigest() + ".json")).read_text())
+    body = json.loads(role_cache_files(home)[0].read_text(encoding="utf-8"))["Credentials"]
+    token = json.loads((home / ".aws/sso/cache" / (hashlib.sha1(b"dev").hexdigest() + ".json")).read_text(encoding="utf-8"))
     outputs = [run_cli(*args) for args in (("export", "nope"), ("export", "111100000000/NotMine"), ("write", "dev-admin", "--as", "bad\nname"))]
     signed_in.revoke_all_tokens()
     outputs.append(run_cli("export", "111100000001/PowerUserAccess"))

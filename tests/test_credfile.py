@@ -155,35 +155,35 @@ def test_new_file_and_empty_file(tmp_path):
     path = tmp_path / "aws" / "credentials"
     v = values(1)
     credfile.write_profile(path, "p", v)
-    assert path.read_text() == "[p]\n" + "".join(f"{k} = {val}\n" for k, val in v.items())
+    assert path.read_text(encoding="utf-8") == "[p]\n" + "".join(f"{k} = {val}\n" for k, val in v.items())
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
     empty = tmp_path / "empty"
     empty.write_bytes(b"")
     credfile.write_profile(empty, "p", v)
-    assert empty.read_text() == path.read_text()
+    assert empty.read_text(encoding="utf-8") == path.read_text(encoding="utf-8")
     assert credfile.read_profile(tmp_path / "missing", "p") is None
     assert credfile.read_profile(path, "other") is None
 
 
 def test_removing_keeps_everything_else(tmp_path):
     path = tmp_path / "credentials"
-    path.write_text(PREFIX + SECTION + SUFFIX)
+    path.write_text(PREFIX + SECTION + SUFFIX, encoding="utf-8")
     assert credfile.remove_profile(path, "sso-dev") is True
-    assert path.read_text() == PREFIX + SUFFIX
+    assert path.read_text(encoding="utf-8") == PREFIX + SUFFIX
 
 
 def test_region_and_legacy_token_rules(tmp_path):
     """`region` is replaced only when sso-tray knows one; a stale aws_security_token always goes (botocore prefers it)."""
     path = tmp_path / "credentials"
-    path.write_text("[p]\nregion = ap-south-1\naws_security_token = STALE\nAWS_Access_Key_ID : OLD\n  continued\nmine = 1\n")
+    path.write_text("[p]\nregion = ap-south-1\naws_security_token = STALE\nAWS_Access_Key_ID : OLD\n  continued\nmine = 1\n", encoding="utf-8")
     credfile.write_profile(path, "p", values(1, region=None))
     got = credfile.read_profile(path, "p")
     assert got == {"region": "ap-south-1", **values(1, region=None), "mine": "1"}
-    assert "STALE" not in path.read_text() and "continued" not in path.read_text()
+    assert "STALE" not in path.read_text(encoding="utf-8") and "continued" not in path.read_text(encoding="utf-8")
     credfile.write_profile(path, "p", values(2, region="sa-east-1"))
     assert credfile.read_profile(path, "p")["region"] == "sa-east-1"
-    assert path.read_text().count("region") == 1
+    assert path.read_text(encoding="utf-8").count("region") == 1
 
 
 def test_duplicate_headers(tmp_path):
@@ -193,43 +193,43 @@ def test_duplicate_headers(tmp_path):
         "[p]\naws_access_key_id = A1\n\n# about q\n[q]\nx = 1\n[p]\naws_access_key_id = A2\nextra = 1\n"
         "# about r\n[r]\ny = 2\n"
     )
-    path.write_text(original)
+    path.write_text(original, encoding="utf-8")
     with pytest.raises(Exception):
         _botocore_sections(path)
     v = values(3)
     credfile.write_profile(path, "p", v)
     keys = "".join(f"{k} = {val}\n" for k, val in v.items())
-    assert path.read_text() == f"[p]\n{keys}\n# about q\n[q]\nx = 1\n# about r\n[r]\ny = 2\n"
+    assert path.read_text(encoding="utf-8") == f"[p]\n{keys}\n# about q\n[q]\nx = 1\n# about r\n[r]\ny = 2\n"
     assert _botocore_sections(path)["p"] == v
 
     other = tmp_path / "other"
     dup_q = "[q]\nx = 1\n[q]\nx = 2\n"
-    other.write_text(dup_q)
+    other.write_text(dup_q, encoding="utf-8")
     credfile.write_profile(other, "p", v)
-    assert other.read_text().startswith(dup_q + "\n[p]\n")
+    assert other.read_text(encoding="utf-8").startswith(dup_q + "\n[p]\n")
 
 
 def test_header_matching_follows_configparser(tmp_path):
     path = tmp_path / "credentials"
     # Whitespace around the brackets is allowed; inside them it is part of the name (as botocore reads it).
-    path.write_text("[a]\nk = 1\n   [p]   \nold = 1\n[ p ]\nk = 2\n")
+    path.write_text("[a]\nk = 1\n   [p]   \nold = 1\n[ p ]\nk = 2\n", encoding="utf-8")
     credfile.write_profile(path, "p", {"aws_access_key_id": "NEW"})
     # An indented line after a key is a continuation of that key, not a header (configparser's rule).
-    text = path.read_text()
+    text = path.read_text(encoding="utf-8")
     assert text.startswith("[a]\nk = 1\n   [p]   \nold = 1\n[ p ]\nk = 2\n\n[p]\naws_access_key_id = NEW\n")
     assert _botocore_sections(path)["p"] == {"aws_access_key_id": "NEW"}
     assert _botocore_sections(path)[" p "] == {"k": "2"}
 
     # Right after a header there is no value to continue: an indented header is a header.
-    path.write_text("[a]\nk = 1\n[x]\n  [p]  \nold = 1\n")
+    path.write_text("[a]\nk = 1\n[x]\n  [p]  \nold = 1\n", encoding="utf-8")
     credfile.write_profile(path, "p", {"aws_access_key_id": "NEW"})
-    assert path.read_text() == "[a]\nk = 1\n[x]\n  [p]  \naws_access_key_id = NEW\nold = 1\n"
+    assert path.read_text(encoding="utf-8") == "[a]\nk = 1\n[x]\n  [p]  \naws_access_key_id = NEW\nold = 1\n"
     assert _botocore_sections(path)["p"] == {"aws_access_key_id": "NEW", "old": "1"}
 
     # A blank line does not end a value either.
-    path.write_text("[a]\nk = 1\n\n  [p]  \nold = 1\n")
+    path.write_text("[a]\nk = 1\n\n  [p]  \nold = 1\n", encoding="utf-8")
     credfile.write_profile(path, "p", {"aws_access_key_id": "NEW"})
-    assert path.read_text() == "[a]\nk = 1\n\n  [p]  \nold = 1\n\n[p]\naws_access_key_id = NEW\n"
+    assert path.read_text(encoding="utf-8") == "[a]\nk = 1\n\n  [p]  \nold = 1\n\n[p]\naws_access_key_id = NEW\n"
     assert _botocore_sections(path)["p"] == {"aws_access_key_id": "NEW"}
 
 
@@ -267,7 +267,7 @@ def _child_env() -> dict:
 
 def test_concurrent_writers_lose_nothing(tmp_path):
     path = tmp_path / "credentials"
-    path.write_text(PREFIX)
+    path.write_text(PREFIX, encoding="utf-8")
     procs = [
         subprocess.Popen(
             [sys.executable, "-c", WRITER, str(path), f"w{i}", "25"],
@@ -278,13 +278,13 @@ def test_concurrent_writers_lose_nothing(tmp_path):
         for i in range(8)
     ]
     for i, p in enumerate(procs):
-        assert p.wait(timeout=120) == 0, (tmp_path / f"err{i}").read_text()
+        assert p.wait(timeout=120) == 0, (tmp_path / f"err{i}").read_text(encoding="utf-8")
     parsed = _botocore_sections(path)
     for i in range(8):
         for j in range(25):
             assert parsed[f"w{i}-{j}"]["aws_access_key_id"] == f"Kw{i}x{j}"
     assert len(parsed) == 2 + 200
-    assert path.read_text().startswith(PREFIX)
+    assert path.read_text(encoding="utf-8").startswith(PREFIX)
 
 
 LOOPER = textwrap.dedent(
@@ -312,7 +312,7 @@ def test_sigkill_leaves_old_or_new_file(tmp_path):
     so they land mid-write on a fast machine and on a slow one alike."""
     path = tmp_path / "credentials"
     big = "".join(f"[bulk{i}]\naws_access_key_id = AKIA{i:016d}\naws_secret_access_key = {'x' * 40}\n\n" for i in range(6000))
-    path.write_text(big)
+    path.write_text(big, encoding="utf-8")
     generations = set()
     rng = random.Random(1234)
     for round_ in range(20):
@@ -362,14 +362,14 @@ def test_a_file_others_can_read_is_narrowed_to_its_owner(tmp_path):
     """It holds secrets: a world- or group-readable file (0644, 0640) becomes 0600 with every write or removal,
     through a symlink too; the owner's own bits stay (issue 17)."""
     path = tmp_path / "credentials"
-    path.write_text("[a]\nk = 1\n")
+    path.write_text("[a]\nk = 1\n", encoding="utf-8")
     for n, (wide, narrowed) in enumerate(((0o644, 0o600), (0o640, 0o600), (0o666, 0o600), (0o600, 0o600))):
         os.chmod(path, wide)
         credfile.write_profile(path, "p", values(n))
         assert stat.S_IMODE(path.stat().st_mode) == narrowed, oct(wide)
     os.chmod(path, 0o644)
     assert credfile.remove_profile(path, "p")
-    assert stat.S_IMODE(path.stat().st_mode) == 0o600 and path.read_text() == "[a]\nk = 1\n"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600 and path.read_text(encoding="utf-8") == "[a]\nk = 1\n"
     link = tmp_path / "link"
     link.symlink_to(path)
     os.chmod(path, 0o644)
@@ -387,7 +387,7 @@ def test_a_file_others_can_read_is_narrowed_to_its_owner(tmp_path):
 def test_symlink_stays_a_symlink(tmp_path):
     real = tmp_path / "dotfiles" / "aws-credentials"
     real.parent.mkdir()
-    real.write_text("[a]\nk = 1\n")
+    real.write_text("[a]\nk = 1\n", encoding="utf-8")
     os.chmod(real, 0o600)
     link = tmp_path / "aws" / "credentials"
     link.parent.mkdir()
@@ -395,7 +395,7 @@ def test_symlink_stays_a_symlink(tmp_path):
     credfile.write_profile(link, "p", values(5))
     assert link.is_symlink() and os.readlink(link) == str(real)
     assert credfile.read_profile(real, "p") == values(5)
-    assert real.read_text().startswith("[a]\nk = 1\n\n[p]\n")
+    assert real.read_text(encoding="utf-8").startswith("[a]\nk = 1\n\n[p]\n")
     assert [p.name for p in real.parent.iterdir()] == ["aws-credentials"]
 
 
@@ -414,9 +414,9 @@ def test_botocore_reads_the_written_profile(tmp_path, monkeypatch):
     import botocore.session
 
     creds_file = tmp_path / "credentials"
-    creds_file.write_text(PREFIX + SECTION + SUFFIX)
+    creds_file.write_text(PREFIX + SECTION + SUFFIX, encoding="utf-8")
     config = tmp_path / "config"
-    config.write_text("")
+    config.write_text("", encoding="utf-8")
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(creds_file))
     monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
     for name, v in [("sso-dev", values(7, "ca-central-1")), ("brand-new", values(8, None))]:
@@ -436,9 +436,9 @@ def test_botocore_reads_the_written_profile(tmp_path, monkeypatch):
 def test_aws_cli_reads_the_profile(tmp_path, monkeypatch, moto_sts):
     aws = aws_cli()
     creds_file = tmp_path / "credentials"
-    creds_file.write_text(PREFIX + SECTION + SUFFIX)
+    creds_file.write_text(PREFIX + SECTION + SUFFIX, encoding="utf-8")
     config = tmp_path / "config"
-    config.write_text("")
+    config.write_text("", encoding="utf-8")
     v = values(9, "us-west-2")
     credfile.write_profile(creds_file, "sso-dev", v)
     env = os.environ.copy()
@@ -474,20 +474,20 @@ def _assert_clean_error(err: AwsError, path: Path, v: dict[str, str]) -> None:
 
 def test_parent_is_a_file(tmp_path):
     blocker = tmp_path / "not-a-folder"
-    blocker.write_text("I am a file\n")
+    blocker.write_text("I am a file\n", encoding="utf-8")
     path = blocker / "credentials"
     v = values()
     with pytest.raises(AwsError) as err:
         credfile.write_profile(path, "p", v)
     _assert_clean_error(err.value, path, v)
     assert "Not a directory" in str(err.value)
-    assert blocker.read_text() == "I am a file\n"
+    assert blocker.read_text(encoding="utf-8") == "I am a file\n"
 
 
 def test_path_is_a_folder(tmp_path):
     path = tmp_path / "credentials"
     path.mkdir()
-    (path / "inside").write_text("x")
+    (path / "inside").write_text("x", encoding="utf-8")
     v = values()
     with pytest.raises(AwsError) as err:
         credfile.write_profile(path, "p", v)
@@ -524,7 +524,7 @@ def test_write_failing_midway_leaves_the_file_whole(tmp_path):
     out = folder / "message"
     proc = subprocess.run([sys.executable, "-c", FSIZE_WRITER, str(path), str(out)], env=_child_env(), timeout=60)
     assert proc.returncode == 4
-    message = out.read_text()
+    message = out.read_text(encoding="utf-8")
     assert str(path) in message and "too large" in message.lower() and "SECRET" not in message
     assert path.read_bytes() == original
     assert sorted(p.name for p in folder.iterdir()) == ["credentials", "message"]

@@ -32,11 +32,11 @@ def run_script(tmp_path: Path, script: str, *args: str) -> list[str]:
     tools = tmp_path / "tools"
     tools.mkdir()
     for name in ("dpkg-query", "apt-get", "sudo"):
-        (tools / name).write_text(RECORDER)
+        (tools / name).write_text(RECORDER, encoding="utf-8")
         (tools / name).chmod(0o755)
     venv_bin = project / ".venv" / "bin"
     venv_bin.mkdir(parents=True)
-    (venv_bin / "python").write_text(RECORDER)
+    (venv_bin / "python").write_text(RECORDER, encoding="utf-8")
     (venv_bin / "python").chmod(0o755)
     record = tmp_path / "record"
     env = {**os.environ, "PATH": f"{tools}:{os.environ['PATH']}", "RECORD": str(record)}
@@ -45,7 +45,7 @@ def run_script(tmp_path: Path, script: str, *args: str) -> list[str]:
     result = subprocess.run([need_program("bash"), f"scripts/{script}", *args], cwd=project, env=env,
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
-    return record.read_text().splitlines()
+    return record.read_text(encoding="utf-8").splitlines()
 
 
 def installs(lines: list[str]) -> tuple[set[str], list[str]]:

@@ -74,9 +74,9 @@ def test_cache_file_is_private_and_atomic(signed_in, home):
     profiles_json()
     files = list((home / ".cache" / "sso-tray" / "accounts").glob("*.json"))
     assert len(files) == 1 and files[0].stat().st_mode & 0o777 == 0o600
-    body = json.loads(files[0].read_text())
+    body = json.loads(files[0].read_text(encoding="utf-8"))
     assert body["session"] == "dev" and len(body["accounts"]) == 3
-    files[0].write_text("{not json")  # a corrupt cache is simply fetched again
+    files[0].write_text("{not json", encoding="utf-8")  # a corrupt cache is simply fetched again
     signed_in.reset_counts()
     data, _ = profiles_json()
     assert len(data["profiles"]) == 6 and signed_in.calls()["ListAccounts"] == 1

@@ -59,11 +59,11 @@ def token_path(home):
 
 def set_expiry(home, when: datetime, refresh: bool = True):
     path = token_path(home)
-    body = json.loads(path.read_text())
+    body = json.loads(path.read_text(encoding="utf-8"))
     body["expiresAt"] = when.strftime("%Y-%m-%dT%H:%M:%SZ")
     if not refresh:
         body.pop("refreshToken", None)
-    path.write_text(json.dumps(body))
+    path.write_text(json.dumps(body), encoding="utf-8")
 
 
 @pytest.fixture
@@ -170,13 +170,13 @@ def test_the_warning_action_starts_the_sign_in(engine_for, sso_env, home):
     assert run_cli("login", "--sso-session", "dev").returncode == 0
     clock = FakeClock(sso_env)
     set_expiry(home, clock() + timedelta(minutes=5), refresh=False)
-    old = json.loads(token_path(home).read_text())["accessToken"]
+    old = json.loads(token_path(home).read_text(encoding="utf-8"))["accessToken"]
     engine = engine_for(clock)
     engine.load()
     due(engine)
     assert engine.notifier.shown == ["AWS session dev expires in 5m"]
     engine.notifier.callbacks[0]("sign-in").result(timeout=30)
-    assert json.loads(token_path(home).read_text())["accessToken"] != old
+    assert json.loads(token_path(home).read_text(encoding="utf-8"))["accessToken"] != old
     assert engine.state.sessions[0].state == VALID
 
 
@@ -206,7 +206,7 @@ def test_pinned_profile_is_rewritten_before_it_expires(engine_for, sso_env, home
     engine.load()
     engine.toggle_pinned("dev-admin").result(timeout=30)
     creds_file = home / ".aws" / "credentials"
-    first = creds_file.read_text()
+    first = creds_file.read_text(encoding="utf-8")
     assert "[dev-admin]" in first
     creds_file.chmod(0o644)  # opened up by hand: keeping it fresh narrows it again
     when = engine.scheduler.deadline(("pin", "dev", "dev-admin"))
@@ -214,10 +214,10 @@ def test_pinned_profile_is_rewritten_before_it_expires(engine_for, sso_env, home
     clock.now = when
     due(engine)
     assert engine.wait_idle()
-    second = creds_file.read_text()
+    second = creds_file.read_text(encoding="utf-8")
     assert second != first and "[dev-admin]" in second
     assert stat.S_IMODE(creds_file.stat().st_mode) == 0o600
-    assert json.loads((home / ".config" / "sso-tray" / "settings.json").read_text())["pinned"] == ["dev-admin"]
+    assert json.loads((home / ".config" / "sso-tray" / "settings.json").read_text(encoding="utf-8"))["pinned"] == ["dev-admin"]
 
 
 def test_pinned_profile_that_cannot_be_refreshed_is_notified(engine_for, sso_env, home):
@@ -261,7 +261,7 @@ def test_network_fault_is_an_error_and_recovers(engine_for, sso_env, home):
 def test_corrupt_cache_is_signed_out_with_a_reason(engine_for, sso_env, home):
     path = token_path(home)
     path.parent.mkdir(parents=True)
-    path.write_text("{")
+    path.write_text("{", encoding="utf-8")
     engine = engine_for(FakeClock(sso_env))
     engine.load()
     s = engine.state.sessions[0]

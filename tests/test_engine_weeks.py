@@ -40,7 +40,7 @@ class Notes:
 
     def notify(self, title, body, actions, on_action):
         try:
-            expiry = json.loads(token_path(self.home).read_text())["expiresAt"]
+            expiry = json.loads(token_path(self.home).read_text(encoding="utf-8"))["expiresAt"]
         except (OSError, ValueError, KeyError):
             expiry = None
         self.shown.append((title, expiry, self.clock()))
@@ -148,7 +148,7 @@ def test_a_token_written_in_place_by_botocore_is_read_whole(make_engine, sso_env
     from botocore.utils import JSONFileCache
 
     engine, clock = signed_in(make_engine, sso_env)
-    body = json.loads(token_path(home).read_text())
+    body = json.loads(token_path(home).read_text(encoding="utf-8"))
     body["expiresAt"] = (clock() + timedelta(hours=3)).strftime("%Y-%m-%dT%H:%M:%SZ")
     JSONFileCache(str(token_path(home).parent))[token_path(home).stem] = body
     settle(engine)
@@ -265,15 +265,15 @@ def test_a_malformed_settings_file_is_shown_and_kept(make_engine, sso_env, home)
     folder = home / ".config" / "sso-tray"
     folder.mkdir(parents=True)
     bad = '{"favourites": ["dev-admin"], "pinned": [oops'
-    (folder / "settings.json").write_text(bad)
+    (folder / "settings.json").write_text(bad, encoding="utf-8")
     engine = make_engine(FakeClock(sso_env))
     engine.load()
     assert "settings" in (engine.state.problem or "")
     engine.copy_export("dev-admin").result(timeout=30)  # remembered as recent, but not saved over the file
-    assert (folder / "settings.json").read_text() == bad
+    assert (folder / "settings.json").read_text(encoding="utf-8") == bad
     engine.update_settings(default_format="fish").result(timeout=30)  # the person's say
-    assert json.loads((folder / "settings.json").read_text())["default_format"] == "fish"
-    assert any(p.read_text() == bad for p in folder.iterdir() if p.name != "settings.json"), "the bad file was not kept"
+    assert json.loads((folder / "settings.json").read_text(encoding="utf-8"))["default_format"] == "fish"
+    assert any(p.read_text(encoding="utf-8") == bad for p in folder.iterdir() if p.name != "settings.json"), "the bad file was not kept"
     assert engine.state.problem is None
 
 
@@ -285,7 +285,7 @@ def test_a_week_of_sleeps_renewals_outages_and_edits(make_engine, sso_env, home,
     sso_env.options.rotate_refresh_tokens = True
     sso_env.options.session_lifetime = 2 * 86400  # sign-ins end within the week
     config_path = home / ".aws" / "config"
-    base_config = config_path.read_text()
+    base_config = config_path.read_text(encoding="utf-8")
     engine, clock = signed_in(make_engine, sso_env)
     rng = random.Random(int(os.environ.get("SOAK_SEED", "20261130")))
     end = clock() + timedelta(days=7)
@@ -323,11 +323,11 @@ def test_a_week_of_sleeps_renewals_outages_and_edits(make_engine, sso_env, home,
             pass
 
     def edit_config() -> None:
-        text = config_path.read_text()
+        text = config_path.read_text(encoding="utf-8")
         if "[sso-session ops]" in text:
-            config_path.write_text(base_config)
+            config_path.write_text(base_config, encoding="utf-8")
         else:
-            config_path.write_text(text + "\n# added by hand\n[sso-session ops]\nsso_start_url = https://ops.awsapps.com/start\nsso_region = us-east-1\n")
+            config_path.write_text(text + "\n# added by hand\n[sso-session ops]\nsso_start_url = https://ops.awsapps.com/start\nsso_region = us-east-1\n", encoding="utf-8")
 
     def tray_signs_in() -> None:
         if engine.state.sessions and engine.state.sessions[0].status != "valid":
@@ -425,9 +425,9 @@ def test_the_end_of_the_identity_center_session_is_warned_not_renewed_again_and_
 
 def test_a_registration_that_lapses_before_the_renewal_leaves_the_warnings(make_engine, sso_env, home):
     engine, clock = signed_in(make_engine, sso_env)
-    body = json.loads(token_path(home).read_text())
+    body = json.loads(token_path(home).read_text(encoding="utf-8"))
     body["registrationExpiresAt"] = (clock() + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    token_path(home).write_text(json.dumps(body))
+    token_path(home).write_text(json.dumps(body), encoding="utf-8")
     settle(engine)
     walk(engine, clock, clock() + timedelta(hours=8, minutes=1))
     assert warnings_shown(engine) == ["AWS session dev expires in 30m", "AWS session dev expires in 10m", "AWS session dev expires in 2m"]
@@ -455,11 +455,11 @@ def test_a_typo_while_the_config_is_edited_forgets_nothing(make_engine, sso_env,
     due(engine)
     assert warnings_shown(engine) == ["AWS session dev expires in 25m"]
     config = home / ".aws" / "config"
-    good = config.read_text()
-    config.write_text(good.replace("sso_account_id = ", "sso_account_id = 1", 1))  # 13 digits: does not parse
+    good = config.read_text(encoding="utf-8")
+    config.write_text(good.replace("sso_account_id = ", "sso_account_id = 1", 1), encoding="utf-8")  # 13 digits: does not parse
     settle(engine)
     assert "sso_account_id" in engine.state.problem and [s.name for s in engine.state.sessions] == ["dev"]
-    config.write_text(good)
+    config.write_text(good, encoding="utf-8")
     settle(engine)
     due(engine)
     assert engine.state.problem is None

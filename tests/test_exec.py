@@ -31,12 +31,12 @@ def signed_in(sso_env):
 
 def cached_credentials(home) -> dict:
     [path] = (home / ".aws" / "cli" / "cache").glob("*.json")
-    return json.loads(path.read_text())["Credentials"]
+    return json.loads(path.read_text(encoding="utf-8"))["Credentials"]
 
 
 def script(tmp_path, name: str, code: str) -> str:
     path = tmp_path / name
-    path.write_text(textwrap.dedent(code))
+    path.write_text(textwrap.dedent(code), encoding="utf-8")
     return str(path)
 
 
@@ -166,7 +166,7 @@ def test_ctrl_c_at_a_terminal_reaches_the_command_once(signed_in, tmp_path, runn
         if proc.poll() is None:
             proc.kill()
         os.close(master)
-    assert out.read_text() == "SIGINT"
+    assert out.read_text(encoding="utf-8") == "SIGINT"
 
 
 @pytest.mark.parametrize("runner", ["sso-tray exec", "portable"])
@@ -177,7 +177,7 @@ def test_a_signal_sent_to_sso_tray_is_passed_on(signed_in, tmp_path, runner):
     wait_for(lambda: (tmp_path / "seen.ready").exists(), timeout=30, what="the command to start")
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=30) == 128 + signal.SIGTERM
-    assert out.read_text() == "SIGTERM"
+    assert out.read_text(encoding="utf-8") == "SIGTERM"
 
 
 # --------------------------------------------------------------------------- --server
@@ -268,7 +268,7 @@ def test_server_warns_when_a_default_profile_would_win(signed_in, home):
     code = "import boto3; print(boto3.Session().get_credentials().method)"
     clean = run_cli("exec", "dev-admin", "--server", "--", sys.executable, "-c", code)
     assert clean.stdout.strip() == "container-role" and "warning" not in clean.stderr
-    (home / ".aws" / "credentials").write_text("[default]\naws_access_key_id = AKIADEFAULT\naws_secret_access_key = s\n")
+    (home / ".aws" / "credentials").write_text("[default]\naws_access_key_id = AKIADEFAULT\naws_secret_access_key = s\n", encoding="utf-8")
     shadowed = run_cli("exec", "dev-admin", "--server", "--", sys.executable, "-c", code)
     assert shadowed.stdout.strip() == "shared-credentials-file"  # what the warning is about
     assert shadowed.returncode == 0 and "warning: the [default] profile" in shadowed.stderr
@@ -318,8 +318,8 @@ print(json.dumps({"method": credentials.method, "key": credentials.get_frozen_cr
 @pytest.mark.parametrize("outside", ["ec2 key file", "boto config", "java names"])
 def test_server_child_loses_the_older_ways_to_other_credentials(signed_in, home, tmp_path, monkeypatch, outside):
     # Each of these is read by an SDK ahead of the container endpoint (botocore: OriginalEC2Provider, BotoProvider).
-    (tmp_path / "ec2creds").write_text("AWSAccessKeyId=AKIAEC2FILE\nAWSSecretKey=x\n")
-    (tmp_path / "boto.cfg").write_text("[Credentials]\naws_access_key_id = AKIABOTOCONFIG\naws_secret_access_key = x\n")
+    (tmp_path / "ec2creds").write_text("AWSAccessKeyId=AKIAEC2FILE\nAWSSecretKey=x\n", encoding="utf-8")
+    (tmp_path / "boto.cfg").write_text("[Credentials]\naws_access_key_id = AKIABOTOCONFIG\naws_secret_access_key = x\n", encoding="utf-8")
     variables = {"ec2 key file": {"AWS_CREDENTIAL_FILE": str(tmp_path / "ec2creds")},
                  "boto config": {"BOTO_CONFIG": str(tmp_path / "boto.cfg")},
                  "java names": {"AWS_ACCESS_KEY": "AKIAJAVANAME", "AWS_SECRET_KEY": "x"}}[outside]
@@ -335,16 +335,16 @@ def test_server_child_loses_the_older_ways_to_other_credentials(signed_in, home,
 def test_server_warns_about_aws_login_and_boto_config_credentials(signed_in, home):
     code = "import boto3; print(boto3.Session().get_credentials().method)"
     config = home / ".aws" / "config"
-    clean = config.read_text()
-    config.write_text(clean + "\n[default]\nlogin_session = arn:aws:iam::123456789012:user/someone\n")
+    clean = config.read_text(encoding="utf-8")
+    config.write_text(clean + "\n[default]\nlogin_session = arn:aws:iam::123456789012:user/someone\n", encoding="utf-8")
     login = run_cli("exec", "dev-admin", "--server", "--", sys.executable, "-c", "pass")
     assert login.returncode == 0 and f"warning: the [default] profile in {config} has credentials" in login.stderr
-    config.write_text(clean)
-    (home / ".boto").write_text("[Credentials]\naws_access_key_id = AKIABOTO\naws_secret_access_key = s\n")
+    config.write_text(clean, encoding="utf-8")
+    (home / ".boto").write_text("[Credentials]\naws_access_key_id = AKIABOTO\naws_secret_access_key = s\n", encoding="utf-8")
     boto = run_cli("exec", "dev-admin", "--server", "--", sys.executable, "-c", code)
     assert boto.stdout.strip() == "boto-config"  # what the warning is about
     assert boto.returncode == 0 and f"warning: the [Credentials] section of {home / '.boto'} has credentials" in boto.stderr
-    (home / ".boto").write_text("[Boto]\ndebug = 0\n")  # boto 2 settings without keys: nothing to warn about
+    (home / ".boto").write_text("[Boto]\ndebug = 0\n", encoding="utf-8")  # boto 2 settings without keys: nothing to warn about
     quiet = run_cli("exec", "dev-admin", "--server", "--", sys.executable, "-c", code)
     assert quiet.stdout.strip() == "container-role" and "warning" not in quiet.stderr
 

@@ -149,7 +149,7 @@ def test_bash_eval_of_command_substitution(tmp_path):
     need_program("bash")
     creds = RoleCredentials("AKIA", "sec'ret\n", "tok en\n\n", NORMAL.expiration)
     f = tmp_path / "lines"
-    f.write_text(exports.format_credentials(creds, "bash", "us-east-1"))
+    f.write_text(exports.format_credentials(creds, "bash", "us-east-1"), encoding="utf-8")
     script = 'eval "$(cat "$1")"; printf "%s\\0" ' + " ".join(f'"${n}"' for n in NAMES)
     proc = subprocess.run(["bash", "-c", script, "sh", str(f)], env=shell_env(), capture_output=True, timeout=30, cwd=tmp_path)
     assert proc.stdout.decode().split("\0")[:-1] == expected(creds, "us-east-1")
@@ -158,7 +158,7 @@ def test_bash_eval_of_command_substitution(tmp_path):
 def test_variables_are_exported(tmp_path):
     need_program("bash")
     f = tmp_path / "lines"
-    f.write_text(exports.format_credentials(NORMAL, "bash", "us-east-1"))
+    f.write_text(exports.format_credentials(NORMAL, "bash", "us-east-1"), encoding="utf-8")
     proc = subprocess.run(
         ["bash", "-c", '. "$1"; env', "sh", str(f)], env=shell_env(), capture_output=True, text=True, timeout=30
     )

@@ -62,7 +62,7 @@ def running(sso_env, home):
     sign_in_to()
     # no clipboard clearing: its helper process would outlive the test by 90 s
     (home / ".config" / "sso-tray").mkdir(parents=True)
-    (home / ".config" / "sso-tray" / "settings.json").write_text(json.dumps({"clear_clipboard_after": 0}))
+    (home / ".config" / "sso-tray" / "settings.json").write_text(json.dumps({"clear_clipboard_after": 0}), encoding="utf-8")
     engine = Engine()
     engine.start()
     wait_until(lambda: len(roles_of(engine)) == 2 * len(NAMES) and all(r.account_name != r.account_id for r in roles_of(engine)),
@@ -203,10 +203,10 @@ def test_a_post_from_a_foreign_origin_is_refused_and_nothing_is_done(running, ho
                                          body={"action": "favourite", "profile": "dev-admin"})
         assert status == 403, origin
         check_headers(headers)
-    config = (home / ".aws" / "config").read_text()
+    config = (home / ".aws" / "config").read_text(encoding="utf-8")
     status, _h, _b = request(server, "POST", "/api/setup", cookie=cookie, origin="http://evil.example",
                              body={"start_url": "https://evil.awsapps.com/start", "region": "us-east-1"})
-    assert status == 403 and (home / ".aws" / "config").read_text() == config
+    assert status == 403 and (home / ".aws" / "config").read_text(encoding="utf-8") == config
     # a form post (text/plain, no preflight) from our own origin is refused too
     status, _h, _b = request(server, "POST", "/api/action", cookie=cookie, origin=server.origin,
                              body=b'{"action": "favourite", "profile": "dev-admin"}', content_type="text/plain")
@@ -245,10 +245,10 @@ def test_no_secret_ever_reaches_the_page_or_the_log(running, home, capfd):
     assert "Wrote [dev-admin]" in json.loads(bodies[0])["message"]
     for path in ("/", "/api/state", "/finder.js"):
         bodies.append(request(server, "GET", path, cookie=cookie)[2])
-    written = (home / ".aws" / "credentials").read_text()
+    written = (home / ".aws" / "credentials").read_text(encoding="utf-8")
     secrets_on_disk = re.findall(r"^aws_(?:secret_access_key|session_token) = (.+)$", written, re.M)
     assert len(secrets_on_disk) == 4  # dev-admin written, dev-read kept fresh
-    token = json.loads(next((home / ".aws" / "sso" / "cache").glob("*.json")).read_text())
+    token = json.loads(next((home / ".aws" / "sso" / "cache").glob("*.json")).read_text(encoding="utf-8"))
     secrets_on_disk += [token["accessToken"], token["refreshToken"], token["clientSecret"]]
     for body in bodies:
         for secret in secrets_on_disk:
@@ -270,7 +270,7 @@ def test_console_opens_in_the_browser_and_its_link_never_reaches_the_page(runnin
         "try:\n"
         "    urllib.request.build_opener(Stop).open(sys.argv[1], timeout=30)\n"
         "except urllib.error.HTTPError as e:\n"
-        f"    open({str(seen)!r}, 'w').write(e.headers['Location'])\n")
+        f"    open({str(seen)!r}, 'w').write(e.headers['Location'])\n", encoding="utf-8")
     monkeypatch.setenv("BROWSER", f"{sys.executable} {script} %s")
     # webbrowser reads $BROWSER once per process: make it read this one, and the next test's its own
     monkeypatch.setattr(webbrowser, "_tryorder", None)
@@ -281,7 +281,7 @@ def test_console_opens_in_the_browser_and_its_link_never_reaches_the_page(runnin
                                body={"action": "console", "profile": "dev-admin"})
     assert status == 200, body
     assert json.loads(body)["message"] == "Opened the AWS console as dev-admin."
-    link = urlsplit(seen.read_text())
+    link = urlsplit(seen.read_text(encoding="utf-8"))
     token = parse_qs(link.query)["SigninToken"][0]
     assert link.path == "/federation" and parse_qs(link.query)["Action"] == ["login"]
     assert token not in body and token not in request(server, "GET", "/api/state", cookie=cookie)[2]
@@ -339,7 +339,7 @@ def test_find_prints_a_one_time_url_got_with_the_secret_from_a_private_file(runn
     channel = finder.channel.channel_file()
     assert stat.S_IMODE(channel.stat().st_mode) == 0o600
     assert stat.S_IMODE(channel.parent.stat().st_mode) == 0o700
-    assert json.loads(channel.read_text()) == {"origin": server.origin, "key": server.secret}
+    assert json.loads(channel.read_text(encoding="utf-8")) == {"origin": server.origin, "key": server.secret}
     result = run_cli("find", "pay prod", "--print-url")
     assert result.returncode == 0, result.stderr
     assert result.stderr == "" and server.secret not in result.stdout
@@ -358,14 +358,14 @@ def test_find_opens_the_default_browser_on_a_one_time_url(running, home, tmp_pat
     _engine, server = running
     seen = tmp_path / "opened"
     script = tmp_path / "browser.py"  # a $BROWSER that records what it is given
-    script.write_text(f"import sys\nopen({str(seen)!r}, 'w').write(sys.argv[1])\n")
+    script.write_text(f"import sys\nopen({str(seen)!r}, 'w').write(sys.argv[1])\n", encoding="utf-8")
     monkeypatch.setenv("BROWSER", f"{sys.executable} {script} %s")
     result = run_cli("find", "ledger")
     assert result.returncode == 0, result.stderr
     assert result.stdout == "" and result.stderr == ""
-    url = urlsplit(seen.read_text())
+    url = urlsplit(seen.read_text(encoding="utf-8"))
     assert parse_qs(url.query)["q"] == ["ledger"] and f"{url.scheme}://{url.netloc}" == server.origin
-    assert server.secret not in seen.read_text()  # a command line is readable by other users: no secret on it
+    assert server.secret not in seen.read_text(encoding="utf-8")  # a command line is readable by other users: no secret on it
 
 
 def test_tickets_are_issued_only_for_the_secret_and_expire(home):
@@ -499,14 +499,14 @@ def test_per_role_buttons_act_through_the_tray(running, chromium, home):
     wait_js(page, "document.querySelector('#roles li [data-action=pin]').getAttribute('aria-pressed') === 'true'")
     profile = f"{next(r.account_id for r in roles_of(engine) if r.account_name == 'ledger-prod')}/{shown_rows(page)[0][1]}"
     assert profile in engine.state.favourite_names and profile in engine.state.pinned
-    assert f"[{profile}]" in (home / ".aws" / "credentials").read_text()  # kept fresh: written at once
+    assert f"[{profile}]" in (home / ".aws" / "credentials").read_text(encoding="utf-8")  # kept fresh: written at once
     # the buttons follow the mouse: on the second row they act for the second role
     second = page.locator("#roles li").nth(1)
     second.hover()
     second.locator('[data-action="write"]').click()
     other = f"{profile.split('/')[0]}/{shown_rows(page)[1][1]}"
     wait_js(page, f"document.getElementById('message').textContent.startsWith('Wrote [{other}]')", 30)
-    assert f"[{other}]" in (home / ".aws" / "credentials").read_text()
+    assert f"[{other}]" in (home / ".aws" / "credentials").read_text(encoding="utf-8")
     # the star is a control of its own, apart from the "kept fresh" mark
     assert page.inner_text("#roles li:nth-child(1) .marks") == "kept fresh"
     assert page.get_attribute("#roles li:nth-child(1) .star", "aria-pressed") == "true"
@@ -597,7 +597,7 @@ def test_setup_form_rejects_bad_input_then_writes_the_session_and_signs_in(uncon
             page.evaluate("document.getElementById('setup-error').textContent = ''")
     wait_js(page, "document.getElementById('setup').hidden")
     assert page.inner_text("#message").startswith("Saved [sso-session example]")
-    text = config.read_text()
+    text = config.read_text(encoding="utf-8")
     assert "[sso-session example]" in text and "sso_start_url = https://example.awsapps.com/start" in text
     assert "sso_region = us-east-1" in text
     # the engine found the new session and signed in to it (the simulator approves at once)

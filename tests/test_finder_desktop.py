@@ -45,7 +45,7 @@ def test_set_up_from_an_empty_home_to_a_signed_in_tray(desktop, simulator, chrom
     simulator.options.auto_approve = False  # the person clicks Allow on the simulator's page
     opened = tmp_path / "opened.txt"
     script = tmp_path / "browser.py"
-    script.write_text(BROWSER_SCRIPT.format(chromium=str(BROWSERS / "chromium.py"), opened=str(opened)))
+    script.write_text(BROWSER_SCRIPT.format(chromium=str(BROWSERS / "chromium.py"), opened=str(opened)), encoding="utf-8")
     monkeypatch.setenv("SSO_TRAY_TEST_SIMULATOR", simulator.url)
     monkeypatch.setenv("BROWSER", f"{sys.executable} {script} %s")
     monkeypatch.setenv("SSO_TRAY_TEST_CLICK", "allow")
@@ -58,11 +58,11 @@ def test_set_up_from_an_empty_home_to_a_signed_in_tray(desktop, simulator, chrom
         tray.wait_menu(lambda m: SETUP in m.labels(), 20, f"{SETUP} in the menu")
         tray.click(SETUP)
         try:
-            url = wait_for(lambda: opened.exists() and opened.read_text().strip(), 20, 0.1, "the finder page opened")
+            url = wait_for(lambda: opened.exists() and opened.read_text(encoding="utf-8").strip(), 20, 0.1, "the finder page opened")
         except AssertionError as e:
             raise AssertionError(f"{e}\nmenu:\n{tray.layout().dump()}\ntray stderr:\n{tray.stderr[-2000:]}") from None
         assert parse_qs(urlsplit(url).query)["setup"] == ["1"]
-        secret = json.loads((home / ".cache" / "sso-tray" / "locks" / "finder.json").read_text())["key"]
+        secret = json.loads((home / ".cache" / "sso-tray" / "locks" / "finder.json").read_text(encoding="utf-8"))["key"]
         assert secret not in url  # the browser's command line carries a one-time ticket, not the secret
 
         page = open_page(chromium, url)
@@ -73,7 +73,7 @@ def test_set_up_from_an_empty_home_to_a_signed_in_tray(desktop, simulator, chrom
         page.click("#setup-submit")
         wait_js(page, "document.getElementById('setup').hidden", 20)
 
-        config = (home / ".aws" / "config").read_text()
+        config = (home / ".aws" / "config").read_text(encoding="utf-8")
         assert "[sso-session example]" in config and "sso_region = eu-west-1" in config
         layout = tray.wait_menu(lambda m: SIGNED_IN.match(m.children[0].label), 90, "the new session signed in")
         assert SETUP not in layout.labels()
@@ -85,7 +85,7 @@ def test_set_up_from_an_empty_home_to_a_signed_in_tray(desktop, simulator, chrom
 
         # "Find a role…" opens the page (a new tab, a new one-time ticket: the first one is spent)
         tray.click("Find a role…")
-        urls = wait_for(lambda: (lambda u: u if len(u) == 2 else None)(opened.read_text().split()), 20, 0.1, "a second page")
+        urls = wait_for(lambda: (lambda u: u if len(u) == 2 else None)(opened.read_text(encoding="utf-8").split()), 20, 0.1, "a second page")
         assert set(parse_qs(urlsplit(urls[1]).query)) == {"ticket"}
         again = open_page(chromium, url)
         assert again.inner_text("body").strip() == "forbidden"

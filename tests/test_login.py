@@ -44,7 +44,7 @@ def secrets_of(home) -> list[str]:
     found = []
     cache = home / ".aws" / "sso" / "cache"
     for f in cache.glob("*.json") if cache.exists() else []:
-        body = json.loads(f.read_text())
+        body = json.loads(f.read_text(encoding="utf-8"))
         found += [body[k] for k in ("accessToken", "refreshToken", "clientSecret") if body.get(k)]
     return found
 
@@ -56,10 +56,10 @@ def test_pkce_sign_in_clicked_in_chromium(sso_env, home, monkeypatch, tmp_path):
     result = run_cli("login", "--sso-session", "dev")
     assert result.returncode == 0, result.stderr
     assert "Signed in to dev" in result.stdout
-    assert "You may close this tab" in (tmp_path / "page.txt").read_text()
+    assert "You may close this tab" in (tmp_path / "page.txt").read_text(encoding="utf-8")
     path = token_file(home)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    body = json.loads(path.read_text())
+    body = json.loads(path.read_text(encoding="utf-8"))
     assert set(body) == {"startUrl", "region", "accessToken", "expiresAt", "clientId", "clientSecret", "registrationExpiresAt", "refreshToken"}
     assert body["startUrl"] == START_URL and body["region"] == "us-east-1"
     datetime.strptime(body["expiresAt"], "%Y-%m-%dT%H:%M:%SZ")
@@ -68,7 +68,7 @@ def test_pkce_sign_in_clicked_in_chromium(sso_env, home, monkeypatch, tmp_path):
     # the AWS CLI v2's registration file, reused by the next sign-in
     key = {"tool": "botocore", "startUrl": START_URL, "region": "us-east-1", "scopes": ["sso:account:access"], "session_name": "dev"}
     reg = home / ".aws/sso/cache" / (__import__("hashlib").sha1(json.dumps(key, sort_keys=True).encode()).hexdigest() + ".json")
-    assert {"clientId", "clientSecret", "expiresAt"} <= set(json.loads(reg.read_text()))
+    assert {"clientId", "clientSecret", "expiresAt"} <= set(json.loads(reg.read_text(encoding="utf-8")))
     assert stat.S_IMODE(reg.stat().st_mode) == 0o600
     again = run_cli("login", "--sso-session", "dev")
     assert again.returncode == 0 and sso_env.calls().get("RegisterClient") == 1
@@ -84,7 +84,7 @@ def test_pkce_denied_in_chromium(sso_env, home, monkeypatch, tmp_path):
     result = run_cli("login", "--sso-session", "dev")
     assert_one_error_line(result, 3, "denied")
     assert not token_file(home).exists()
-    assert "You may close this tab" in (tmp_path / "page.txt").read_text()
+    assert "You may close this tab" in (tmp_path / "page.txt").read_text(encoding="utf-8")
 
 
 @pytest.mark.browser
@@ -93,25 +93,25 @@ def test_device_flow_approved_on_verification_page(sso_env, home, monkeypatch, t
     chromium_browser(monkeypatch, tmp_path, "allow")
     result = run_cli("login", "--sso-session", "dev", "--device-code")
     assert result.returncode == 0, result.stderr
-    body = json.loads(token_file(home).read_text())
+    body = json.loads(token_file(home).read_text(encoding="utf-8"))
     assert body["accessToken"] and body["refreshToken"]
-    assert "/device" in (tmp_path / "tabs.log").read_text()
+    assert "/device" in (tmp_path / "tabs.log").read_text(encoding="utf-8")
 
 
 def test_legacy_profile_uses_device_flow(sso_env, home):
     config = home / ".aws" / "config"
-    config.write_text(config.read_text() + """
+    config.write_text(config.read_text(encoding="utf-8") + """
 [profile legacy]
 sso_start_url = https://legacy.awsapps.com/start
 sso_region = us-east-1
 sso_account_id = 111100000000
 sso_role_name = AdministratorAccess
-""")
+""", encoding="utf-8")
     result = run_cli("login", "--profile", "legacy")
     assert result.returncode == 0, result.stderr
     assert sso_env.calls().get("StartDeviceAuthorization") == 1
     path = home / ".aws/sso/cache" / (__import__("hashlib").sha1(b"https://legacy.awsapps.com/start").hexdigest() + ".json")
-    assert "accessToken" in json.loads(path.read_text())
+    assert "accessToken" in json.loads(path.read_text(encoding="utf-8"))
     # botocore's own legacy SSO provider uses it
     assert botocore_credentials("legacy")["access_key"].startswith("ASIA")
 
@@ -150,7 +150,7 @@ def test_status_reads_a_token_written_like_aws_cli_v2(sso_env, home):
         "startUrl": START_URL, "region": "us-east-1", "accessToken": "aoa-from-cli",
         "expiresAt": expires, "clientId": "cid", "clientSecret": "csecret",
         "registrationExpiresAt": "2099-01-01T00:00:00Z", "refreshToken": "rtok",
-    }))
+    }), encoding="utf-8")
     result = run_cli("status", "--json")
     assert result.returncode == 0, result.stderr
     session = json.loads(result.stdout)["sessions"][0]
@@ -163,15 +163,15 @@ def test_status_reads_a_token_written_like_aws_cli_v2(sso_env, home):
 def test_silent_renewal_with_refresh_token(sso_env, home):
     assert run_cli("login", "--sso-session", "dev").returncode == 0
     path = token_file(home)
-    body = json.loads(path.read_text())
+    body = json.loads(path.read_text(encoding="utf-8"))
     old_token = body["accessToken"]
     body["expiresAt"] = (datetime.now(timezone.utc) + timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    path.write_text(json.dumps(body))
+    path.write_text(json.dumps(body), encoding="utf-8")
     result = run_cli("status", "--json")
     assert result.returncode == 0, result.stderr
     session = json.loads(result.stdout)["sessions"][0]
     assert session["seconds_left"] > 7 * 3600  # renewed to a full token lifetime
-    renewed = json.loads(path.read_text())
+    renewed = json.loads(path.read_text(encoding="utf-8"))
     assert renewed["accessToken"] != old_token and renewed["refreshToken"]
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert old_token not in result.stdout + result.stderr and renewed["accessToken"] not in result.stdout + result.stderr
@@ -181,10 +181,10 @@ def test_no_refresh_token_expires_in_five_minutes(sso_env, home):
     sso_env.options.refresh_tokens = False
     assert run_cli("login", "--sso-session", "dev").returncode == 0
     path = token_file(home)
-    body = json.loads(path.read_text())
+    body = json.loads(path.read_text(encoding="utf-8"))
     assert "refreshToken" not in body
     body["expiresAt"] = (datetime.now(timezone.utc) + timedelta(minutes=5, seconds=20)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    path.write_text(json.dumps(body))
+    path.write_text(json.dumps(body), encoding="utf-8")
     result = run_cli("status")
     assert result.returncode == 0
     assert result.stdout.startswith("dev — 5m left")
@@ -200,7 +200,7 @@ def test_two_logins_at_once_open_one_tab(sso_env, home, monkeypatch, tmp_path):
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
     outs = [p.communicate(timeout=60) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outs
-    assert log.read_text().count("\n") == 1
+    assert log.read_text(encoding="utf-8").count("\n") == 1
     assert len(sso_env.authorize_requests()) == 1
     assert any("waiting" in err for _, err in outs)
 
@@ -243,11 +243,11 @@ def test_unknown_session(sso_env, home):
 def test_corrupt_cache_counts_as_signed_out(sso_env, home):
     path = token_file(home)
     path.parent.mkdir(parents=True)
-    path.write_text('{"startUrl": "x", "accessTok')
+    path.write_text('{"startUrl": "x", "accessTok', encoding="utf-8")
     result = run_cli("status")
     assert result.returncode == 3
     assert "dev — signed out" in result.stdout and "corrupt" in result.stdout
-    assert path.read_text() == '{"startUrl": "x", "accessTok'  # left for the person to see; never half-rewritten
+    assert path.read_text(encoding="utf-8") == '{"startUrl": "x", "accessTok'  # left for the person to see; never half-rewritten
     assert run_cli("login", "--sso-session", "dev").returncode == 0  # and signing in again repairs it
 
 

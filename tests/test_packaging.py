@@ -39,7 +39,7 @@ def version_line() -> str:
 
 def test_version_comes_from_one_place():
     tomllib = pytest.importorskip("tomllib")  # Python 3.11+
-    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
     assert "version" in pyproject["project"]["dynamic"]
     assert pyproject["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "tray.__version__"}
     result = run_cli("--version")
@@ -48,7 +48,7 @@ def test_version_comes_from_one_place():
 
 
 def test_changelog_has_the_current_version():
-    changelog = (ROOT / "CHANGELOG.md").read_text()
+    changelog = (ROOT / "CHANGELOG.md").read_text(encoding="utf-8")
     assert changelog.startswith("# Changelog")
     assert f"## [{tray.__version__}]" in changelog
     assert "### Added" in changelog
@@ -68,7 +68,7 @@ def test_menu_desktop_entry_is_valid():
     path = PACKAGING / "sso-tray.desktop"
     validate_desktop_file(path)
     assert exec_argv(path) == ["sso-tray", "run"]
-    text = path.read_text()
+    text = path.read_text(encoding="utf-8")
     assert "\nIcon=sso-tray\n" in text
     assert "\nCategories=Utility;\n" in text
 
@@ -138,7 +138,7 @@ def run_spec(name: str, tmp_path: Path) -> dict[str, Recorder]:
     (tmp_path / "dist" / "sso-tray").mkdir(parents=True)  # as COLLECT would leave it
     saved_path = list(sys.path)
     try:
-        exec(compile((PACKAGING / name).read_text(), name, "exec"), namespace)
+        exec(compile((PACKAGING / name).read_text(encoding="utf-8"), name, "exec"), namespace)
     finally:
         sys.path[:] = saved_path
     made: dict[str, list[Recorder]] = {}
@@ -205,6 +205,8 @@ def test_windows_spec_has_no_console_window_and_an_ico(tmp_path):
     tray_exe, cli_exe = made["EXE"]
     assert tray_exe.kwargs["name"] == "sso-tray" and tray_exe.kwargs["console"] is False
     assert cli_exe.kwargs["name"] == "sso-tray-cli" and cli_exe.kwargs["console"] is True
+    for exe in (tray_exe, cli_exe):  # Python's UTF-8 mode, as PyInstaller passes interpreter options
+        assert ("X utf8", None, "OPTION") in exe.args[2]
     with Image.open(tray_exe.kwargs["icon"]) as ico:
         assert ico.format == "ICO"
         assert {(16, 16), (32, 32), (48, 48), (256, 256)} <= ico.info["sizes"]
@@ -356,7 +358,7 @@ def test_linux_bundle_runs_the_commands_and_the_tray(sso_env, home, tmp_path, re
     entry_file = home / ".config" / "autostart" / "sso-tray.desktop"
     validate_desktop_file(entry_file)
     assert exec_argv(entry_file) == [str(program), "run"]
-    assert f"\nIcon={bundle}/share/icons/hicolor/256x256/apps/sso-tray.png\n" in entry_file.read_text()
+    assert f"\nIcon={bundle}/share/icons/hicolor/256x256/apps/sso-tray.png\n" in entry_file.read_text(encoding="utf-8")
     assert run("autostart", "off").returncode == 0
 
     # the tray starts and keeps running: the GTK backend without a session bus, AppIndicator with one

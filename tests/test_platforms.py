@@ -247,19 +247,19 @@ class HeldOpen:
 def test_atomic_write_waits_out_a_reader_holding_the_file(tmp_path, monkeypatch, winerror):
     target = tmp_path / "aws" / "credentials"
     target.parent.mkdir()
-    target.write_text("[old]\n")
+    target.write_text("[old]\n", encoding="utf-8")
     held = HeldOpen(2, winerror)
     monkeypatch.setattr(os, "replace", held)
     fileio.atomic_write(target, "[new]\n")
     assert held.calls == 3
-    assert target.read_text() == "[new]\n"
+    assert target.read_text(encoding="utf-8") == "[new]\n"
     assert [p.name for p in target.parent.iterdir()] == ["credentials"], "no temporary file left behind"
 
 
 def test_a_file_held_for_good_is_one_clear_error_and_the_old_file_stays(tmp_path, monkeypatch):
     target = tmp_path / "aws" / "credentials"
     target.parent.mkdir()
-    target.write_text("[old]\n")
+    target.write_text("[old]\n", encoding="utf-8")
     held = HeldOpen(1000)
     monkeypatch.setattr(os, "replace", held)
     started = time.monotonic()
@@ -268,7 +268,7 @@ def test_a_file_held_for_good_is_one_clear_error_and_the_old_file_stays(tmp_path
     assert 0.8 <= time.monotonic() - started < 5
     assert 3 <= held.calls <= 10
     assert "another program keeps it open" in err.value.strerror and err.value.filename == str(target)
-    assert target.read_text() == "[old]\n"
+    assert target.read_text(encoding="utf-8") == "[old]\n"
     assert [p.name for p in target.parent.iterdir()] == ["credentials"]
 
 
@@ -323,6 +323,19 @@ def test_status_and_profiles_survive_a_console_code_page(sso_env, home, encoding
         if args[0] == "profiles":
             assert "zürich-admin" in out or "zurich-admin" in out
             assert "Zurich - " in out or "Zürich — " in out or "Zürich - " in out, out
+
+
+def test_output_survives_a_code_page_opened_with_surrogateescape(home, monkeypatch):
+    """Under Wine (the Windows lane) Windows Python opens a redirected stdout as cp1252 with
+    errors="surrogateescape", not "strict": that handler passes 開発 on to fail just the same."""
+    monkeypatch.setenv(paths.ROOT_ENV, str(home))
+    write_config(home, UNICODE_CONFIG.format(account="111100000000", role="AdministratorAccess"))
+    env = {**os.environ, "PYTHONIOENCODING": "cp1252:surrogateescape"}
+    result = subprocess.run([sys.executable, "-m", "tray", "status"], env=env, capture_output=True, timeout=60)
+    out, err = result.stdout.decode("cp1252"), result.stderr.decode("cp1252")
+    assert result.returncode == 3, (out, err)  # signed out, said in one line
+    assert "internal error" not in err and "Traceback" not in err, err
+    assert out.startswith("?? ") or out.startswith("開発"), out
 
 
 # --- Windows: the demo kept in its own folder ------------------------------------------------------------
@@ -395,11 +408,11 @@ def test_on_windows_a_reader_holding_the_file_only_delays_the_write(tmp_path):
 
     target = tmp_path / "aws" / "credentials"
     target.parent.mkdir()
-    target.write_text("[old]\n")
+    target.write_text("[old]\n", encoding="utf-8")
     reader = target.open("rb")
     threading.Timer(0.3, reader.close).start()
     fileio.atomic_write(target, "[new]\n")
-    assert reader.closed and target.read_text() == "[new]\n"
+    assert reader.closed and target.read_text(encoding="utf-8") == "[new]\n"
 
 
 @pytest.mark.skipif(sys.platform != "win32", reason="pystray's real NOTIFYICONDATAW loads on Windows only")

@@ -16,7 +16,7 @@ HAND_EDITED = '{"favourites": ["prod-admin", "dev-read"], "pinned": ["prod-admin
 def write_settings(text: str):
     path = settings_path()
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
+    path.write_text(text, encoding="utf-8")
     return path
 
 
@@ -28,7 +28,7 @@ def test_save_over_a_malformed_file_keeps_it_beside(home):
     settings.default_format = "fish"
     kept = settings.save()
     assert kept == path.with_name("settings.json.bad")
-    assert kept.read_text() == HAND_EDITED
+    assert kept.read_text(encoding="utf-8") == HAND_EDITED
     assert stat.S_IMODE(kept.stat().st_mode) == 0o600
     assert Settings.load().default_format == "fish"
 
@@ -37,13 +37,13 @@ def test_an_earlier_copy_is_never_overwritten(home):
     path = write_settings(HAND_EDITED)
     Settings().save()
     second = '{"warn_minutes": "thirty"}'  # parses, but a setting has the wrong type: malformed too
-    path.write_text(second)
+    path.write_text(second, encoding="utf-8")
     with pytest.raises(ConfigError):
         Settings.load()
     kept = Settings().save()
     assert kept == path.with_name("settings.json.bad.2")
-    assert kept.read_text() == second
-    assert path.with_name("settings.json.bad").read_text() == HAND_EDITED
+    assert kept.read_text(encoding="utf-8") == second
+    assert path.with_name("settings.json.bad").read_text(encoding="utf-8") == HAND_EDITED
 
 
 def test_a_good_or_missing_file_keeps_no_copy(home):
@@ -54,7 +54,7 @@ def test_a_good_or_missing_file_keeps_no_copy(home):
     assert problem is None
     settings.favourites = ["dev-read"]
     assert settings.save() is None
-    assert json.loads(settings_path().read_text())["favourites"] == ["dev-read"]
+    assert json.loads(settings_path().read_text(encoding="utf-8"))["favourites"] == ["dev-read"]
     assert sorted(p.name for p in settings_path().parent.iterdir()) == ["settings.json"]
 
 

@@ -83,7 +83,7 @@ def test_login_completes_while_an_idle_connection_is_held_open(sso_env, home):
             s.close()
     assert "error" not in outcome, outcome.get("error")
     assert outcome["result"].access_token and held
-    assert json.loads(session.token_cache_path.read_text())["accessToken"] == outcome["result"].access_token
+    assert json.loads(session.token_cache_path.read_text(encoding="utf-8"))["accessToken"] == outcome["result"].access_token
     assert lock_is_free(session.token_cache_path)
 
 
@@ -237,9 +237,9 @@ def test_a_device_code_registration_of_the_aws_cli_is_replaced_for_a_browser_sig
     assert result.returncode == 0, result.stderr
     assert sso_env.calls().get("RegisterClient") == 1
     assert sso_env.authorize_requests()[0]["client_id"] != device_client
-    body = json.loads(path.read_text())
+    body = json.loads(path.read_text(encoding="utf-8"))
     assert body["clientId"] != device_client and "authorization_code" in body["grantTypes"]
-    token = json.loads((home / ".aws/sso/cache" / (hashlib.sha1(b"dev").hexdigest() + ".json")).read_text())
+    token = json.loads((home / ".aws/sso/cache" / (hashlib.sha1(b"dev").hexdigest() + ".json")).read_text(encoding="utf-8"))
     assert token["clientId"] == body["clientId"] and token["refreshToken"]
     # the new registration is reused by the next browser sign-in
     sso_env.reset_counts()
@@ -250,15 +250,15 @@ def test_a_device_code_registration_of_the_aws_cli_is_replaced_for_a_browser_sig
 def test_both_flows_share_the_registration_file_and_replace_what_cannot_do_them(sso_env, home):
     path = registration_file(home, cli_registration_key(START_URL, "us-east-1", ["sso:account:access"], "dev"))
     assert run_cli("login", "--sso-session", "dev", "--device-code").returncode == 0
-    device = json.loads(path.read_text())
+    device = json.loads(path.read_text(encoding="utf-8"))
     assert "authorization_code" not in device.get("grantTypes", [])
     assert run_cli("login", "--sso-session", "dev").returncode == 0
-    browser = json.loads(path.read_text())
+    browser = json.loads(path.read_text(encoding="utf-8"))
     assert "authorization_code" in browser["grantTypes"] and browser["clientId"] != device["clientId"]
     sso_env.reset_counts()
     assert run_cli("login", "--sso-session", "dev", "--device-code").returncode == 0
     assert sso_env.calls().get("RegisterClient") == 1
-    assert "authorization_code" not in json.loads(path.read_text()).get("grantTypes", [])
+    assert "authorization_code" not in json.loads(path.read_text(encoding="utf-8")).get("grantTypes", [])
     assert sorted(p.name for p in path.parent.glob("*.json")) == sorted([path.name, hashlib.sha1(b"dev").hexdigest() + ".json"])
 
 
@@ -275,7 +275,7 @@ def test_registration_key_is_the_aws_cli_v2_one(sso_env, home, line, scopes):
     expected = registration_file(home, cli_registration_key(START_URL, "us-east-1", scopes, "dev"))
     assert registration_cache_path(AwsConfig.load().session("dev")) == expected
     assert run_cli("login", "--sso-session", "dev").returncode == 0
-    assert json.loads(expected.read_text())["scopes"] == (scopes or ["sso:account:access"])
+    assert json.loads(expected.read_text(encoding="utf-8"))["scopes"] == (scopes or ["sso:account:access"])
 
 
 def test_legacy_registration_key_is_the_aws_cli_v2_one(sso_env, home):
@@ -283,7 +283,7 @@ def test_legacy_registration_key_is_the_aws_cli_v2_one(sso_env, home):
     write_config(home, f"[profile legacy]\nsso_start_url = {legacy_url}\nsso_region = us-east-1\n"
                        "sso_account_id = 111100000000\nsso_role_name = AdministratorAccess\n")
     assert run_cli("login", "--profile", "legacy").returncode == 0
-    body = json.loads(registration_file(home, cli_registration_key(legacy_url, "us-east-1", None, None)).read_text())
+    body = json.loads(registration_file(home, cli_registration_key(legacy_url, "us-east-1", None, None)).read_text(encoding="utf-8"))
     assert body["clientId"] and "grantTypes" not in body
 
 
@@ -299,7 +299,7 @@ def test_a_half_written_token_file_is_read_again(sso_env, home, monkeypatch):
     expires = (datetime.now(timezone.utc) + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
     whole = json.dumps({"startUrl": START_URL, "region": "us-east-1", "accessToken": "aoa-whole", "expiresAt": expires})
     session.token_cache_path.parent.mkdir(parents=True, exist_ok=True)
-    session.token_cache_path.write_text(whole[: len(whole) // 2])
+    session.token_cache_path.write_text(whole[: len(whole) // 2], encoding="utf-8")
     failed_once, completed = threading.Event(), threading.Event()
     pause = tokens._pause
 
@@ -310,7 +310,7 @@ def test_a_half_written_token_file_is_read_again(sso_env, home, monkeypatch):
 
     def writer():  # the rest of botocore's write lands after the reader has seen the first half
         assert failed_once.wait(10)
-        with open(session.token_cache_path, "a") as f:
+        with open(session.token_cache_path, "a", encoding="utf-8") as f:
             f.write(whole[len(whole) // 2:])
         completed.set()
 
@@ -328,7 +328,7 @@ def test_a_token_file_that_never_parses_is_corrupt(sso_env, home):
 
     session = AwsConfig.load().session("dev")
     session.token_cache_path.parent.mkdir(parents=True, exist_ok=True)
-    session.token_cache_path.write_text('{"startUrl": "https://exa')
+    session.token_cache_path.write_text('{"startUrl": "https://exa', encoding="utf-8")
     with pytest.raises(tokens.CorruptTokenCache):
         tokens.read_token(session)
     result = run_cli("status")

@@ -757,7 +757,7 @@ def test_cli_main_in_a_subprocess(tmp_path):
             proc.kill()
             proc.wait()
         proc.stdout.close()
-    log = stderr_path.read_text()
+    log = stderr_path.read_text(encoding="utf-8")
     assert "POST /token 200 CreateToken" in log and "GET /assignment/accounts 200 ListAccounts" in log
     for secret in (token["accessToken"], token["refreshToken"], client["clientSecret"], device["deviceCode"]):
         assert secret not in log
@@ -798,7 +798,7 @@ def test_botocore_sso_provider_reads_a_cached_token_and_refreshes_it(sim, tmp_pa
         "region = eu-west-1\n"
         "[sso-session s]\n"
         f"sso_start_url = {START_URL}\n"
-        "sso_region = us-east-1\n")
+        "sso_region = us-east-1\n", encoding="utf-8")
     monkeypatch.setenv("AWS_ENDPOINT_URL_SSO", sim.url)
     monkeypatch.setenv("AWS_ENDPOINT_URL_SSO_OIDC", sim.url)
     cache = tmp_path / ".aws" / "sso" / "cache"
@@ -813,11 +813,11 @@ def test_botocore_sso_provider_reads_a_cached_token_and_refreshes_it(sim, tmp_pa
     cache_file.write_text(json.dumps({
         "startUrl": START_URL, "region": "us-east-1", "accessToken": token["accessToken"],
         "expiresAt": soon, "clientId": client["clientId"], "clientSecret": client["clientSecret"],
-        "registrationExpiresAt": later, "refreshToken": token["refreshToken"]}))
+        "registrationExpiresAt": later, "refreshToken": token["refreshToken"]}), encoding="utf-8")
     sim.reset_counts()
 
     credentials = boto3.session.Session(profile_name="sim").get_credentials().get_frozen_credentials()
     assert credentials.access_key.startswith("ASIA")
     assert sim.calls() == {"CreateToken": 1, "GetRoleCredentials": 1}
-    renewed = json.loads(cache_file.read_text())
+    renewed = json.loads(cache_file.read_text(encoding="utf-8"))
     assert renewed["accessToken"] != token["accessToken"] and renewed["refreshToken"]

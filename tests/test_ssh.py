@@ -141,7 +141,7 @@ def sshd(remote_user, tmp_path):
     proc = subprocess.Popen([SSHD, "-D", "-e", "-f", str(config)], stdout=log, stderr=subprocess.STDOUT)
 
     def listening() -> bool:
-        assert proc.poll() is None, (tmp_path / "sshd.log").read_text()
+        assert proc.poll() is None, (tmp_path / "sshd.log").read_text(encoding="utf-8")
         try:
             socket.create_connection(("127.0.0.1", port), timeout=1).close()
             return True

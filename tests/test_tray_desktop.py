@@ -83,18 +83,18 @@ def sign_in(sim) -> dict:
         login(AwsConfig.load().session("dev"), SignInOptions(opener=lambda url: urllib.request.urlopen(url, timeout=30).read()))
     finally:
         sim.options.auto_approve = approve
-    return json.loads(token_path(Path.home()).read_text())
+    return json.loads(token_path(Path.home()).read_text(encoding="utf-8"))
 
 
 def set_token(home: Path, expires_in: float, refreshable: bool = True) -> dict:
     """Change the cached token's expiry (and drop its refresh token): as if signed in long ago."""
     path = token_path(home)
-    body = json.loads(path.read_text())
+    body = json.loads(path.read_text(encoding="utf-8"))
     expires = datetime.now(timezone.utc) + timedelta(seconds=expires_in)
     body["expiresAt"] = expires.strftime("%Y-%m-%dT%H:%M:%SZ")
     if not refreshable:
         body.pop("refreshToken", None)
-    path.write_text(json.dumps(body))
+    path.write_text(json.dumps(body), encoding="utf-8")
     path.chmod(0o600)
     return body
 
@@ -102,7 +102,7 @@ def set_token(home: Path, expires_in: float, refreshable: bool = True) -> dict:
 def write_settings(home: Path, **values) -> None:
     path = home / ".config" / "sso-tray" / "settings.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(values))
+    path.write_text(json.dumps(values), encoding="utf-8")
 
 
 # --- reading the menu and the icon ---------------------------------------------------------------------
@@ -357,7 +357,7 @@ def test_menu_matches_state_with_many_accounts_and_favourites(desktop, start_tra
     tray.click("Settings", "Default export format", "zsh")
     tray.wait_menu(lambda m: [c.label for c in m.find("Settings", "Default export format").children if c.checked] == ["zsh"],
                    10, "zsh checked")
-    assert json.loads((home / ".config" / "sso-tray" / "settings.json").read_text())["default_format"] == "zsh"
+    assert json.loads((home / ".config" / "sso-tray" / "settings.json").read_text(encoding="utf-8"))["default_format"] == "zsh"
     no_traceback(tray)
 
 
@@ -374,7 +374,7 @@ def test_copy_export_lines_puts_them_on_the_clipboard(desktop, start_tray, sso_e
     lines = dict(re.match(r"^export (\w+)=(.*)$", line).groups() for line in text.strip().splitlines())
     assert set(lines) >= {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_CREDENTIAL_EXPIRATION"}
     # the same credentials the tray cached where the AWS CLI v2 keeps them
-    cached = [json.loads(p.read_text()) for p in (home / ".aws" / "cli" / "cache").glob("*.json")]
+    cached = [json.loads(p.read_text(encoding="utf-8")) for p in (home / ".aws" / "cli" / "cache").glob("*.json")]
     assert [c["Credentials"]["AccessKeyId"] for c in cached] == [lines["AWS_ACCESS_KEY_ID"]]
     assert cached[0]["Credentials"]["SecretAccessKey"] == lines["AWS_SECRET_ACCESS_KEY"]
     # the menu says what happened (never the secret) and the profile is now among the recent ones
@@ -397,10 +397,10 @@ def test_sign_in_from_the_menu_in_chromium(desktop, start_tray, sso_env, home, m
     assert "Sign out" not in layout.labels() and "Refresh accounts" not in layout.labels()
     tray.click("Sign in")
     tray.wait_menu(lambda m: STATUS_LEFT.match(status(m)), 60, "signed in")
-    body = json.loads(token_path(home).read_text())
+    body = json.loads(token_path(home).read_text(encoding="utf-8"))
     assert body["accessToken"] and body["refreshToken"]
     page = tmp_path / "page.txt"  # the browser writes it after the tray has already got the code
-    wait_for(lambda: page.exists() and "You may close this tab" in page.read_text(), 30, 0.1, "the browser's final page")
+    wait_for(lambda: page.exists() and "You may close this tab" in page.read_text(encoding="utf-8"), 30, 0.1, "the browser's final page")
     layout = tray.wait_menu(lambda m: accounts_named(m) and "Refresh accounts" in m.labels(), 20, "accounts after sign-in")
     assert layout.labels()[1:3] == ["Sign in again", "Sign out"]
     assert [r["code_challenge_method"] for r in sso_env.authorize_requests()] == ["S256"]
@@ -434,7 +434,7 @@ def test_expiry_notification_and_its_action_signs_in(desktop, start_tray, sso_en
     assert desktop.notifications_shown() >= 1
     # the notification's action ("Sign in again") starts the sign-in: a new token in the cache
     desktop.invoke_action(0)
-    fresh = wait_for(lambda: (lambda b: b if b["accessToken"] != old["accessToken"] else None)(json.loads(token_path(home).read_text())),
+    fresh = wait_for(lambda: (lambda b: b if b["accessToken"] != old["accessToken"] else None)(json.loads(token_path(home).read_text(encoding="utf-8"))),
                      30, 0.2, "a new token after the notification's action")
     assert datetime.strptime(fresh["expiresAt"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc) > datetime.now(timezone.utc) + timedelta(hours=7)
     tray.wait_menu(lambda m: re.match(r"^dev — 7h \d+m left", status(m)), 15, "the renewed session")
@@ -512,7 +512,7 @@ def test_offline_at_start_retries_with_backoff_and_recovers(desktop, start_tray,
 def test_corrupt_token_cache_counts_as_signed_out(desktop, start_tray, sso_env, home):
     path = token_path(home)
     path.parent.mkdir(parents=True)
-    path.write_text('{"startUrl": "https://example.awsapps.com/start", "accessToken": ')
+    path.write_text('{"startUrl": "https://example.awsapps.com/start", "accessToken": ', encoding="utf-8")
     tray = start_tray()
     layout = tray.wait_menu(lambda m: status(m).startswith("dev — signed out"), 15, "signed out")
     problem = problem_text(layout)
@@ -593,9 +593,9 @@ def test_no_session_bus_gtk_backend_still_docks(tmp_path, start_tray, sso_env, h
         bare.press("Escape")
         wait_for(lambda: not bare.popup_windows(), 5, 0.1, "the menu to close")
         # … and a left click runs the default item, here "Sign in again": a new token
-        old = json.loads(token_path(home).read_text())["accessToken"]
+        old = json.loads(token_path(home).read_text(encoding="utf-8"))["accessToken"]
         bare.click_icon(1)
-        wait_for(lambda: json.loads(token_path(home).read_text())["accessToken"] != old, 30, 0.2, "a sign-in from a left click")
+        wait_for(lambda: json.loads(token_path(home).read_text(encoding="utf-8"))["accessToken"] != old, 30, 0.2, "a sign-in from a left click")
         wait_icon(bare, "valid", 15)
         assert tray.stop() == 0  # SIGTERM: a clean exit
         no_traceback(tray)
@@ -615,5 +615,5 @@ def test_start_at_login_check_item(desktop, start_tray, sso_env, home):
     tray.click("Settings", "Start at login")
     wait_for(entry.exists, 10, 0.05, "the autostart entry to come back")
     tray.wait_menu(lambda m: m.find("Settings", "Start at login").checked is True, 10, "Start at login checked again")
-    assert "Exec=" in entry.read_text()
+    assert "Exec=" in entry.read_text(encoding="utf-8")
     no_traceback(tray)

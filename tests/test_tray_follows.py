@@ -53,7 +53,7 @@ def test_a_token_written_by_botocore_is_shown(desktop, start_tray, sso_env, home
     # a real token from the simulator, then written the way the AWS CLI writes it
     token = login(AwsConfig.load().session("dev"), SignInOptions(opener=lambda url: urllib.request.urlopen(url, timeout=30).read()))
     path = token_path(home)
-    body = json.loads(path.read_text())
+    body = json.loads(path.read_text(encoding="utf-8"))
     path.unlink()
     tray.wait_menu(lambda m: status(m) == "dev — signed out", what="signed out again")
     JSONFileCache(str(path.parent))[path.stem] = body

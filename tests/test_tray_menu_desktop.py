@@ -74,7 +74,7 @@ def tray(tmp_path, world, home):
 def exported(text: str, tmp_path: Path) -> dict[str, str]:
     """The variables a real bash has after evaluating the copied lines (given in a file, not on a command line)."""
     script = tmp_path / "copied.sh"
-    script.write_text(text)
+    script.write_text(text, encoding="utf-8")
     out = subprocess.run(["bash", "-c", f'. "{script}"; env -0'], capture_output=True, text=True, timeout=10, env={})
     assert out.returncode == 0, out.stderr
     return dict(entry.split("=", 1) for entry in out.stdout.split("\0") if entry.startswith("AWS_"))
@@ -86,7 +86,7 @@ def cached_key(home: Path, account: str, role: str) -> str:
     from tray.core.identity.rolecreds import role_cache_path
 
     path = role_cache_path(AwsConfig.load().session("dev"), account, role)
-    return json.loads(path.read_text())["Credentials"]["AccessKeyId"]
+    return json.loads(path.read_text(encoding="utf-8"))["Credentials"]["AccessKeyId"]
 
 
 def test_configured_profiles_by_name_and_each_copy_has_its_region(tray, world, home, tmp_path):

@@ -139,7 +139,7 @@ def recording_icon_class():
 def token(home: Path) -> dict:
     import hashlib
 
-    return json.loads((home / ".aws" / "sso" / "cache" / (hashlib.sha1(b"dev").hexdigest() + ".json")).read_text())
+    return json.loads((home / ".aws" / "sso" / "cache" / (hashlib.sha1(b"dev").hexdigest() + ".json")).read_text(encoding="utf-8"))
 
 
 @pytest.fixture
@@ -455,7 +455,7 @@ def test_no_code_but_the_surface_sets_what_the_icon_shows():
     setter = re.compile(r"\.icon\.(icon|title|menu|visible)\s*=(?!=)|\bicon\.(icon|title|menu|visible)\s*=(?!=)|\bupdate_menu\(|setattr\([\w.]*icon\b")
     found = [f"{path.relative_to(root.parent)}:{n}: {line.strip()}"
              for path in root.rglob("*.py") if path.name != "surface.py"
-             for n, line in enumerate(path.read_text().splitlines(), 1) if setter.search(line)]
+             for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if setter.search(line)]
     assert found == []
     assert all(setter.search(line) for line in ("        self.icon.menu = menu", "icon.visible = True", "setattr(self.icon, key, value)", "icon.update_menu()"))
     assert not setter.search("    def _update_menu(self):")

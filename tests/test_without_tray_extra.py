@@ -16,7 +16,7 @@ def test_the_tray_without_its_extra_names_the_install_command(home, tmp_path, mi
     # a package that is not there as far as Python can tell: importing it fails exactly as when uninstalled
     shadow = tmp_path / "site" / missing
     shadow.mkdir(parents=True)
-    (shadow / "__init__.py").write_text(f"raise ModuleNotFoundError(\"No module named '{missing}'\", name={missing!r})\n")
+    (shadow / "__init__.py").write_text(f"raise ModuleNotFoundError(\"No module named '{missing}'\", name={missing!r})\n", encoding="utf-8")
     env = dict(os.environ, PYTHONPATH=str(tmp_path / "site"), DISPLAY=os.environ.get("DISPLAY") or ":99")
     env.pop("SSO_TRAY_DEBUG", None)
     result = subprocess.run([sys.executable, "-m", "tray", *argv], env=env, capture_output=True, text=True, timeout=60)

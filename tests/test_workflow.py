@@ -3,6 +3,7 @@ vendored copy, no network) and against the tests it names."""
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -37,7 +38,30 @@ def test_it_tests_on_linux_macos_and_windows_and_builds_each_bundle():
     assert set(jobs["bundle"]["strategy"]["matrix"]["os"]) == {"ubuntu-latest", "macos-latest", "windows-latest"}
     bundle_steps = jobs["bundle"]["steps"]
     assert any(step.get("run") == "python packaging/build.py" for step in bundle_steps)
-    assert any(step.get("uses", "").startswith("actions/upload-artifact@") and step["with"]["path"] == "dist/" for step in bundle_steps)
+    (upload,) = [step for step in bundle_steps if step.get("uses", "").startswith("actions/upload-artifact@")]
+    assert upload["with"]["path"] == "sso-tray-${{ runner.os }}.*"  # the packed bundle, never dist/ itself
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="the tar step is the Linux and macOS runners' (Windows: zip)")
+def test_the_bundle_travels_packed_with_its_modes_and_links(tmp_path):
+    """The pack step of the bundle job, run here on a dist/ like the Linux bundle's and the .app's: what
+    comes out of the archive still runs and still links."""
+    steps = workflow()["jobs"]["bundle"]["steps"]
+    (pack,) = [step["run"] for step in steps if step.get("if") == "runner.os != 'Windows'"]
+    dist = tmp_path / "dist" / "sso-tray.app" / "Contents"
+    (dist / "MacOS").mkdir(parents=True)
+    program = dist / "MacOS" / "sso-tray"
+    program.write_text("#!/bin/sh\necho ran\n", encoding="utf-8")
+    program.chmod(0o755)
+    (dist / "Frameworks").mkdir()
+    (dist / "Frameworks" / "Python").symlink_to("../MacOS/sso-tray")
+    subprocess.run(["bash", "-c", pack.replace("${{ runner.os }}", "macOS")], cwd=tmp_path, check=True, timeout=60)
+    out = tmp_path / "out"
+    out.mkdir()
+    subprocess.run(["tar", "-xzf", str(tmp_path / "sso-tray-macOS.tar.gz"), "-C", str(out)], check=True, timeout=60)
+    unpacked = out / "sso-tray.app" / "Contents"
+    assert subprocess.run([str(unpacked / "MacOS" / "sso-tray")], capture_output=True, text=True).stdout == "ran\n"
+    assert os.readlink(unpacked / "Frameworks" / "Python") == "../MacOS/sso-tray"
 
 
 def test_the_portable_job_runs_files_that_hold_portable_tests():

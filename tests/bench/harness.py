@@ -123,17 +123,17 @@ def _ms(seconds: float) -> str:
 
 def save(results: list[Result], path: Path, machine: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"machine": machine, "results": [r.summary() | {"samples": [asdict(s) for s in r.samples]} for r in results]}, indent=2))
+    path.write_text(json.dumps({"machine": machine, "results": [r.summary() | {"samples": [asdict(s) for s in r.samples]} for r in results]}, indent=2), encoding="utf-8")
 
 
 def machine() -> dict:
     info = {"python": sys.version.split()[0], "cpus": os.cpu_count()}
     try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
             if line.startswith("model name"):
                 info["cpu"] = line.split(":", 1)[1].strip()
                 break
-        info["mem_gib"] = round(int(Path("/proc/meminfo").read_text().split()[1]) / 1024 / 1024, 1)
+        info["mem_gib"] = round(int(Path("/proc/meminfo").read_text(encoding="utf-8").split()[1]) / 1024 / 1024, 1)
     except OSError:
         pass
     return info

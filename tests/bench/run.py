@@ -239,7 +239,7 @@ def credfile_scenario() -> list[Result]:
     for p in procs:
         p.wait()
     wall = time.perf_counter() - started
-    sections = target.read_text().count("[p")
+    sections = target.read_text(encoding="utf-8").count("[p")
     shutil.rmtree(home, ignore_errors=True)
     r = Result("credentials file, 8 procs x 25 writes", "sso-tray", [_sample(wall)], {"writes/s": round(200 / wall), "sections": sections})
     return [r]

@@ -21,7 +21,7 @@ CHROMIUM_ARGS = [
 def main(url: str) -> int:
     log = os.environ.get("SSO_TRAY_TEST_BROWSER_LOG")
     if log:
-        with open(log, "a") as f:
+        with open(log, "a", encoding="utf-8") as f:
             f.write(url.split("?")[0] + "\n")
     click = os.environ.get("SSO_TRAY_TEST_CLICK", "allow")
     with tempfile.TemporaryDirectory() as profile, sync_playwright() as p:
@@ -38,7 +38,7 @@ def main(url: str) -> int:
             page.screenshot(path=shot)
         text_out = os.environ.get("SSO_TRAY_TEST_PAGE_TEXT")
         if text_out:
-            with open(text_out, "w") as f:
+            with open(text_out, "w", encoding="utf-8") as f:
                 f.write(page.inner_text("body"))
         browser.close()
     return 0

@@ -10,7 +10,7 @@ import urllib.request
 if __name__ == "__main__":
     log = os.environ.get("SSO_TRAY_TEST_BROWSER_LOG")
     if log:
-        with open(log, "a") as f:
+        with open(log, "a", encoding="utf-8") as f:
             f.write(sys.argv[1].split("?")[0] + "\n")
     time.sleep(float(os.environ.get("SSO_TRAY_TEST_BROWSER_DELAY", "0")))
     urllib.request.urlopen(sys.argv[1], timeout=30).read()

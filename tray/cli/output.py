@@ -26,10 +26,11 @@ def _console_replace(error: UnicodeEncodeError) -> tuple[str, int]:
 
 def survive_any_code_page() -> None:
     """Output redirected on Windows is encoded in the console's code page, where "—" or an account's
-    name may have no character: replace those instead of dying on UnicodeEncodeError."""
+    name may have no character: replace those instead of dying on UnicodeEncodeError. "surrogateescape"
+    (what Windows Python under Wine opens stdout with) fails on such a character just as "strict" does."""
     import codecs
 
     codecs.register_error("sso-tray-console", _console_replace)
     for stream in (sys.stdout, sys.stderr):  # None under pythonw.exe
-        if hasattr(stream, "reconfigure") and stream.errors == "strict":
+        if hasattr(stream, "reconfigure") and stream.errors in ("strict", "surrogateescape"):
             stream.reconfigure(errors="sso-tray-console")

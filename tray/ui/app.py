@@ -168,7 +168,7 @@ class TrayActions:
 
         def apply():
             if self.finder is None:
-                raise AwsError("the finder page could not be started (see the tray's output)")
+                raise AwsError(f"the finder page could not be started (see the log: {paths.app_log_file()})")
             open_in_browser(self.finder.ticket_url(**query))  # $BROWSER may run until its window closes
 
         return self._engine._submit(apply)
@@ -233,6 +233,11 @@ class TrayApp:
         from tray.ui import icons, menu
 
         self.size = icons.tray_size()
+        if sys.platform == "win32":
+            from tray.ui import windows
+
+            windows.make_dpi_aware()  # before the first window: afterwards Windows keeps the process unaware
+            self.size = windows.small_icon_size()
         self.engine = engine or Engine()
         self.actions = TrayActions(self.engine, self.quit)
         self._start_finder()  # before any menu exists whose items open the page
@@ -242,9 +247,13 @@ class TrayApp:
         from tray.ui.surface import Surface
 
         icon_class = native_icon_class(pystray.Icon, backend)  # submenus filled when opened, on every backend
+        if sys.platform == "win32":
+            icon_class = windows.icon_class(icon_class)
         self.icon = icon_class("sso-tray", icon=icons.icon_image(state, self.size), title=menu.tooltip(state))
         self.surface = Surface(self.icon, backend)  # from here on, every change of the icon goes through it
         self.engine.notifier = self._make_notifier(bus)
+        if sys.platform == "win32":
+            windows.route_clicks(self.icon, self.engine.notifier.balloon_clicked)
         self._view = TrayView(self.surface, self.actions, self.size)
         self._render_lock = threading.Lock()
         self.render(state)
@@ -336,16 +345,20 @@ class TrayApp:
 
 
 def run() -> int:
-    """`sso-tray run`: the tray, once per user."""
+    """`sso-tray run`: the tray, once per user. What it has to say goes to its log file (tray.core.files.applog)
+    and to stderr where there is one (not under pythonw.exe or the windowed bundle)."""
+    from tray.core.files import applog
+
     try:
         lock = single_instance()
     except AlreadyRunning:
         print("sso-tray: the tray is already running", file=sys.stderr)
         return 0
+    applog.start()  # after the lock: a second tray must not rotate the first one's log
     try:
         app = TrayApp()
         if app.note:
-            print(f"sso-tray: {app.note}", file=sys.stderr)
+            log.warning("%s", app.note)
         app.run()
     finally:
         lock.release()

@@ -5,7 +5,9 @@ D-Bus through Gio, which PyGObject — already needed for the tray's menu — pr
 click on the notification itself both work, and no other library is needed. Where the service or the
 session bus is missing, the notifier says it is unavailable and the icon and menu carry the warning.
 On macOS, tray.ui.macnotify (the user-notification framework in the .app, osascript off the main thread
-elsewhere); on Windows, pystray's own notify() (a balloon; see the README's "Platforms").
+elsewhere); on Windows, pystray's own notify() (a balloon, no buttons: a click on it runs the
+notification's first action, as tray.ui.windows routes the shell's NIN_BALLOONUSERCLICK to
+`PystrayNotifier.balloon_clicked`).
 
 Every notifier hands its text to the platform through `notification_text`, which cuts the title and
 the body to the platform's limits (Windows balloons: 63 and 255; pystray raises ValueError above them).
@@ -124,7 +126,8 @@ class DBusNotifier:
 
 
 class PystrayNotifier:
-    """Windows: pystray's notify (a balloon, no actions)."""
+    """Windows: pystray's notify (a balloon, no buttons). The newest notification's first action is what a
+    click on the balloon runs (`balloon_clicked`)."""
 
     available = True
     reason = ""
@@ -132,9 +135,22 @@ class PystrayNotifier:
     def __init__(self, icon, on_ui_thread=lambda fn: fn()):
         self.icon = icon
         self._on_ui_thread = on_ui_thread  # pystray's notify touches the platform too: AppKit, the icon's window
+        self._lock = threading.Lock()
+        self._on_click: Callable[[], None] | None = None
+
+    def balloon_clicked(self) -> None:
+        """The person clicked the notification on screen (the newest: a balloon replaces the one before):
+        its first action, once."""
+        with self._lock:
+            on_click, self._on_click = self._on_click, None
+        if on_click is not None:
+            on_click()
 
     def notify(self, title, body, actions, on_action) -> None:
         title, body = notification_text(title, body)
+        first = next(iter(actions), None)
+        with self._lock:
+            self._on_click = (lambda: on_action(first)) if first is not None else None
 
         def show():
             try:

@@ -85,6 +85,19 @@ def app_cache_dir() -> Path:
     return Path(user_cache_dir(APP_NAME, appauthor=False))
 
 
+def app_log_dir() -> Path:
+    """The tray's log files: its only output under pythonw.exe or the windowed bundle (no stderr there)."""
+    if root() is not None:
+        return root() / ".cache" / APP_NAME / "log"
+    from platformdirs import user_log_dir
+
+    return Path(user_log_dir(APP_NAME, appauthor=False))
+
+
+def app_log_file() -> Path:
+    return app_log_dir() / f"{APP_NAME}.log"
+
+
 def app_locks_dir() -> Path:
     """Lock files: per user, never shared with other users, and never in ~/.aws."""
     return app_cache_dir() / "locks"

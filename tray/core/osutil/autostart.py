@@ -55,6 +55,7 @@ DESKTOP_COMMENT = "AWS IAM Identity Center sessions and credentials in the syste
 DESKTOP_CATEGORIES = "Utility;"
 DESKTOP_KEYWORDS = "AWS;SSO;Identity Center;credentials;"
 TRANSLOCATED = "/AppTranslocation/"
+UTF8_MODE = ("-X", "utf8")  # Python's UTF-8 mode, for the Windows commands that start Python itself
 
 
 # --- the program to start ------------------------------------------------------------------------
@@ -67,7 +68,9 @@ def program_command(platform: str | None = None) -> list[str]:
     to the running Python (a venv's bin/ or Scripts\\, pipx's venv), then one on PATH, then
     `python -m tray`. Paths are absolute: the login session's PATH may not hold ~/.local/bin.
     On Windows a console script would open a console window at every sign-in, so the windowless
-    `pythonw.exe` beside the running Python starts `-m tray` instead.
+    `pythonw.exe` beside the running Python starts `-m tray` instead, in UTF-8 mode (`-X utf8`): without
+    it Python reads and writes text in the ANSI code page (cp1252), which cannot hold every name a person
+    gives a session or an account. The bundle is built in UTF-8 mode (packaging/).
     """
     platform = platform or sys.platform
     if getattr(sys, "frozen", False):
@@ -82,14 +85,14 @@ def program_command(platform: str | None = None) -> list[str]:
     if _is_windows(platform):
         pythonw = bin_dir / "pythonw.exe"
         if pythonw.is_file():
-            return [str(pythonw), "-m", "tray", "run"]
+            return [str(pythonw), *UTF8_MODE, "-m", "tray", "run"]
     script = bin_dir / (f"{APP_NAME}.exe" if _is_windows(platform) else APP_NAME)
     if script.is_file():
         return [str(script), "run"]
     on_path = shutil.which(APP_NAME)
     if on_path:
         return [os.path.abspath(on_path), "run"]
-    return [os.path.abspath(sys.executable), "-m", "tray", "run"]
+    return [os.path.abspath(sys.executable), *(UTF8_MODE if _is_windows(platform) else ()), "-m", "tray", "run"]
 
 
 def _is_windows(platform: str) -> bool:
