@@ -22,6 +22,7 @@ READ_PLAINLY = [
     ["export", "dev-admin", "--format", "nonsense"],
     ["credential-process", "dev-admin"],
     ["credential-process", "acct name/Role"],
+    ["prompt"],
 ]
 
 LEFT_TO_THE_PARSER = [
@@ -31,6 +32,7 @@ LEFT_TO_THE_PARSER = [
     ["export", "p", "--sso-session", "s"], ["export", "p", "--format", "-x"], ["export", "p", "q"],
     ["export", "p", "--format"], ["export", "-1"], ["export", "--", "p"], ["credential-process", "p", "--format", "json"],
     ["credential-process", "p", "--sso-session", "s"], ["credential-process", "--version"],
+    ["prompt", "--help"], ["prompt", "x"],
 ]
 
 

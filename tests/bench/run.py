@@ -138,6 +138,9 @@ def credentials_scenarios(runs: int) -> list[Result]:
                                       world.env, runs, before=world.clear_role_cache))
             if latency == 0.0:
                 results.append(repeat("status, valid token", "sso-tray", [*SSO_TRAY, "status"], world.env, runs))
+                # the shell prompt's segment, before every command line: files only, no AWS SDK
+                results.append(repeat("prompt, AWS_PROFILE set", "sso-tray", [*SSO_TRAY, "prompt"], {**world.env, "AWS_PROFILE": "p"}, runs))
+                results.append(repeat("prompt, AWS_PROFILE set", "python -c pass", [PY, "-c", "pass"], world.env, runs))
         finally:
             world.close()
     return results

@@ -29,11 +29,15 @@ _PLAIN_DEFAULTS = {
     "export": {"func": "roles.cmd_export", "format": None, "copy": False, "refreshing": False, "sso_session": None, "duration": None},
     "credential-process": {"func": "roles.cmd_credential_process", "sso_session": None},
 }
+# ... and what a shell prompt runs before every command line
+_PLAIN_ALONE = {"prompt": {"func": "prompt.cmd_prompt"}}
 
 
 def plain_args(argv: list[str]) -> SimpleNamespace | None:
-    """`export PROFILE [--format F]` or `credential-process PROFILE` read as the parser reads them; None for
+    """`export PROFILE [--format F]`, `credential-process PROFILE` or `prompt` read as the parser reads them; None for
     anything else (another command, another flag, a value starting with `-`), which the parser then reads."""
+    if len(argv) == 1 and argv[0] in _PLAIN_ALONE:
+        return SimpleNamespace(command=argv[0], **_PLAIN_ALONE[argv[0]])
     defaults = _PLAIN_DEFAULTS.get(argv[0]) if argv else None
     if defaults is None or len(argv) not in (2, 4) or argv[1].startswith("-"):
         return None
