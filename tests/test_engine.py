@@ -40,10 +40,16 @@ class Notes:
     def __init__(self):
         self.shown = []
         self.callbacks = []
+        self.sent = []  # (title, tag, urgency)
+        self.closed = []
 
-    def notify(self, title, body, actions, on_action):
+    def notify(self, title, body, actions, on_action, tag=None, urgency=None):
         self.shown.append(title)
         self.callbacks.append(on_action)
+        self.sent.append((title, tag, urgency))
+
+    def close(self, tag):
+        self.closed.append(tag)
 
 
 def due(engine):
@@ -149,8 +155,20 @@ def test_warnings_fire_once_each_and_once_after_resume(engine_for, sso_env, home
     for minute in range(46):
         due(engine)
         clock.advance(minutes=1)
-    assert notes.shown == ["AWS session dev expires in 30m", "AWS session dev expires in 10m", "AWS session dev expires in 2m"]
+    # one notification for the session, louder at each threshold, and one "expired" at the end
+    assert notes.sent == [("AWS session dev expires in 30m", "session:dev", "low"),
+                          ("AWS session dev expires in 10m", "session:dev", "normal"),
+                          ("AWS session dev expires in 2m", "session:dev", "critical"),
+                          ("AWS session dev has expired", "session:dev", "critical")]
+    assert notes.closed == []
     assert engine.state.sessions[0].state == EXPIRED, engine.state.sessions[0].problem
+    for minute in range(5):  # the expired notice is given once
+        due(engine)
+        clock.advance(minutes=1)
+    assert len(notes.sent) == 4
+    notes.callbacks[-1]("sign-in").result(timeout=30)  # its "Sign in"
+    assert engine.state.sessions[0].state == VALID
+    assert notes.closed == ["session:dev"]  # no longer true: taken away
 
 
 def test_sleep_through_thresholds_gives_one_warning(engine_for, sso_env, home):
@@ -178,6 +196,7 @@ def test_the_warning_action_starts_the_sign_in(engine_for, sso_env, home):
     engine.notifier.callbacks[0]("sign-in").result(timeout=30)
     assert json.loads(token_path(home).read_text(encoding="utf-8"))["accessToken"] != old
     assert engine.state.sessions[0].state == VALID
+    assert engine.notifier.closed == ["session:dev"]
 
 
 def test_silent_renewal_happens_inside_its_window_and_never_warns(engine_for, sso_env, home):

@@ -49,7 +49,10 @@ class Notes:
     def __init__(self, clock):
         self.clock, self.engine, self.shown = clock, None, []
 
-    def notify(self, title, body, actions, on_action):  # called on the engine thread
+    def close(self, tag):
+        pass
+
+    def notify(self, title, body, actions, on_action, tag=None, urgency=None):  # called on the engine thread
         expiry = None
         for name, s in self.engine._sessions.items():
             if title.startswith(f"AWS session {name} expires") and s.token is not None:

@@ -38,7 +38,10 @@ class Notes:
         self.home, self.clock = home, clock
         self.shown: list[tuple[str, str | None, object]] = []
 
-    def notify(self, title, body, actions, on_action):
+    def close(self, tag):
+        pass
+
+    def notify(self, title, body, actions, on_action, tag=None, urgency=None):
         try:
             expiry = json.loads(token_path(self.home).read_text(encoding="utf-8"))["expiresAt"]
         except (OSError, ValueError, KeyError):
@@ -360,7 +363,7 @@ def test_a_week_of_sleeps_renewals_outages_and_edits(make_engine, sso_env, home,
     # no warning twice: per token expiry, each threshold band at most once
     bands = set()
     for title, expiry, at in engine.notifier.shown:
-        if title.startswith("AWS session"):
+        if title.startswith("AWS session") and " expires in " in title:
             left = (json_time(expiry) - at).total_seconds() / 60
             band = min((m for m in (30, 10, 2) if left <= m), default=None)
             assert (expiry, band) not in bands, engine.notifier.shown
@@ -411,7 +414,7 @@ def walk(engine, clock, until):
 
 
 def warnings_shown(engine):
-    return [title for title, _expiry, _at in engine.notifier.shown if title.startswith("AWS session")]
+    return [title for title, _expiry, _at in engine.notifier.shown if title.startswith("AWS session") and " expires in " in title]
 
 
 def test_the_end_of_the_identity_center_session_is_warned_not_renewed_again_and_again(make_engine, sso_env, home):

@@ -44,7 +44,8 @@ class ScriptNotifier:
     def __init__(self, program: Sequence[str] = ("osascript",)):
         self.program = list(program)
 
-    def notify(self, title: str, body: str, actions: dict[str, str], on_action: Callable[[str], None]) -> None:
+    def notify(self, title: str, body: str, actions: dict[str, str], on_action: Callable[[str], None],
+               tag: str | None = None, urgency: str | None = None) -> None:
         title, body = notification_text(title, body)
         argv = [*self.program, *(arg for line in OSASCRIPT for arg in ("-e", line)), title, body]
         threading.Thread(target=self._run, args=(argv,), name="notify", daemon=True).start()
@@ -56,9 +57,13 @@ class ScriptNotifier:
         except (OSError, subprocess.SubprocessError) as e:
             log.warning("notification failed: %s", type(e).__name__)
 
+    def close(self, tag: str) -> None:
+        pass  # osascript cannot take back what it showed
+
 
 class UserNotifier:
-    """UNUserNotificationCenter, with each notification's actions as a category of buttons."""
+    """UNUserNotificationCenter, with each notification's actions as a category of buttons. A request with
+    the identifier of one delivered before replaces it: a tag's notification is updated in place."""
 
     available = True
     reason = ""
@@ -82,19 +87,29 @@ class UserNotifier:
         if not granted:
             self.available, self.reason = False, "notifications are turned off for sso-tray in System Settings"
 
-    def notify(self, title: str, body: str, actions: dict[str, str], on_action: Callable[[str], None]) -> None:
+    def notify(self, title: str, body: str, actions: dict[str, str], on_action: Callable[[str], None],
+               tag: str | None = None, urgency: str | None = None) -> None:
         un = self._un
         title, body = notification_text(title, body)
         content = un.UNMutableNotificationContent.alloc().init()
         content.setTitle_(title)
         content.setBody_(body)
-        identifier = f"{APP_NAME}-{uuid.uuid4().hex}"
+        identifier = f"{APP_NAME}-{tag or uuid.uuid4().hex}"
+        with self._lock:
+            self._callbacks.pop(identifier, None)
         if actions:
             content.setCategoryIdentifier_(self._category(actions))
             with self._lock:
                 self._callbacks[identifier] = (next(iter(actions)), on_action)
         request = un.UNNotificationRequest.requestWithIdentifier_content_trigger_(identifier, content, None)
         self.center.addNotificationRequest_withCompletionHandler_(request, self._added)
+
+    def close(self, tag: str) -> None:
+        """Take the tag's notification out of Notification Center (it is no longer true)."""
+        identifier = f"{APP_NAME}-{tag}"
+        with self._lock:
+            self._callbacks.pop(identifier, None)
+        self.center.removeDeliveredNotificationsWithIdentifiers_([identifier])
 
     def _category(self, actions: dict[str, str]) -> str:
         """The category whose buttons are these actions, registered with the center once."""

@@ -40,17 +40,27 @@ def notification_text(title: str, body: str, platform: str | None = None) -> tup
     return fit(title or APP_NAME, limits.notification_title, middle=True), fit(body, limits.notification_body)
 
 
+URGENCY = {"low": 0, "normal": 1, "critical": 2}  # the specification's byte values
+
+
 class NullNotifier:
     available = False
     reason = "no notification service"
 
-    def notify(self, title: str, body: str, actions: dict[str, str], on_action: Callable[[str], None]) -> None:
+    def notify(self, title: str, body: str, actions: dict[str, str], on_action: Callable[[str], None],
+               tag: str | None = None, urgency: str | None = None) -> None:
         log.info("notification not shown (%s): %s", self.reason, title)
+
+    def close(self, tag: str) -> None:
+        pass
 
 
 class DBusNotifier:
     """org.freedesktop.Notifications through Gio. Construct it on the thread that runs the GLib main
-    loop, so that clicks (ActionInvoked) are delivered there."""
+    loop, so that clicks (ActionInvoked) are delivered there.
+
+    A notification given a `tag` replaces the one on screen with the same tag (replaces_id), so a
+    session has one notification that stays true, and `close(tag)` takes it away."""
 
     def __init__(self, icon_path: str = ""):
         from gi.repository import Gio, GLib
@@ -58,6 +68,7 @@ class DBusNotifier:
         self._GLib, self._Gio = GLib, Gio
         self.icon_path = icon_path
         self._callbacks: dict[int, Callable[[str], None]] = {}
+        self._shown: dict[str, int] = {}  # tag → the id of its notification on screen
         self._lock = threading.Lock()
         self.available = False
         self.reason = ""
@@ -74,7 +85,8 @@ class DBusNotifier:
         self._bus.signal_subscribe(BUS_NAME, BUS_NAME, "ActionInvoked", OBJECT_PATH, None, Gio.DBusSignalFlags.NONE, self._on_action)
         self._bus.signal_subscribe(BUS_NAME, BUS_NAME, "NotificationClosed", OBJECT_PATH, None, Gio.DBusSignalFlags.NONE, self._on_closed)
 
-    def notify(self, title: str, body: str, actions: dict[str, str], on_action: Callable[[str], None]) -> None:
+    def notify(self, title: str, body: str, actions: dict[str, str], on_action: Callable[[str], None],
+               tag: str | None = None, urgency: str | None = None) -> None:
         GLib = self._GLib
         title, body = notification_text(title, body)
         if self.body_markup:  # the summary is plain text by the specification; only the body is markup
@@ -86,20 +98,39 @@ class DBusNotifier:
             flat += ["default", actions[first]]
             for key, label in actions.items():
                 flat += [key, label]
-        hints = {"urgency": GLib.Variant("y", 2 if actions else 1), "desktop-entry": GLib.Variant("s", APP_NAME)}
+        level = URGENCY[urgency] if urgency else (2 if actions else 1)
+        hints = {"urgency": GLib.Variant("y", level), "desktop-entry": GLib.Variant("s", APP_NAME)}
+        with self._lock:
+            replaces = self._shown.get(tag, 0) if tag else 0
         try:
             nid = self._bus.call_sync(
                 BUS_NAME, OBJECT_PATH, BUS_NAME, "Notify",
-                GLib.Variant("(susssasa{sv}i)", (APP_NAME, 0, self.icon_path, title, body, flat, hints, -1)),
+                GLib.Variant("(susssasa{sv}i)", (APP_NAME, replaces, self.icon_path, title, body, flat, hints, -1)),
                 GLib.VariantType.new("(u)"), self._Gio.DBusCallFlags.NONE, 3000, None,
             ).unpack()[0]
         except GLib.Error as e:
             log.warning("notification failed: %s", e.message)
             return
-        if actions:
-            first = next(iter(actions))
-            with self._lock:
+        with self._lock:
+            if tag:
+                self._shown[tag] = nid
+            self._callbacks.pop(replaces, None)  # the replaced notification's actions are gone with it
+            if actions:
+                first = next(iter(actions))
                 self._callbacks[nid] = lambda key: on_action(first if key == "default" else key)
+
+    def close(self, tag: str) -> None:
+        """Take the tag's notification off the screen (it is no longer true)."""
+        with self._lock:
+            nid = self._shown.pop(tag, None)
+            if nid is not None:
+                self._callbacks.pop(nid, None)
+        if nid is not None:
+            self._close(nid)
+
+    def _close(self, nid: int) -> None:
+        self._bus.call(BUS_NAME, OBJECT_PATH, BUS_NAME, "CloseNotification", self._GLib.Variant("(u)", (nid,)),
+                       None, self._Gio.DBusCallFlags.NONE, 3000, None, self._closed_or_gone)
 
     def _on_action(self, _conn, _sender, _path, _iface, _signal, params):
         nid, key = params.unpack()
@@ -110,8 +141,7 @@ class DBusNotifier:
             # Its work is done. Not every server removes a notification whose action was invoked (dunst
             # keeps it after `dunstctl action`), and a critical one never times out: "expires in 1m"
             # would stay on screen after the sign-in it started.
-            self._bus.call(BUS_NAME, OBJECT_PATH, BUS_NAME, "CloseNotification", self._GLib.Variant("(u)", (nid,)),
-                           None, self._Gio.DBusCallFlags.NONE, 3000, None, self._closed_or_gone)
+            self._close(nid)
 
     def _closed_or_gone(self, conn, result):
         try:
@@ -121,13 +151,16 @@ class DBusNotifier:
 
     def _on_closed(self, _conn, _sender, _path, _iface, _signal, params):
         # the service sends ActionInvoked before NotificationClosed: a closed one has no action left
+        nid = params.unpack()[0]
         with self._lock:
-            self._callbacks.pop(params.unpack()[0], None)
+            self._callbacks.pop(nid, None)
+            for tag in [t for t, shown in self._shown.items() if shown == nid]:
+                del self._shown[tag]
 
 
 class PystrayNotifier:
     """Windows: pystray's notify (a balloon, no buttons). The newest notification's first action is what a
-    click on the balloon runs (`balloon_clicked`)."""
+    click on the balloon runs (`balloon_clicked`). A balloon replaces the one before it by itself."""
 
     available = True
     reason = ""
@@ -146,7 +179,7 @@ class PystrayNotifier:
         if on_click is not None:
             on_click()
 
-    def notify(self, title, body, actions, on_action) -> None:
+    def notify(self, title, body, actions, on_action, tag=None, urgency=None) -> None:
         title, body = notification_text(title, body)
         first = next(iter(actions), None)
         with self._lock:
@@ -159,3 +192,12 @@ class PystrayNotifier:
                 log.warning("notification failed", exc_info=True)
 
         self._on_ui_thread(show)
+
+    def close(self, tag: str) -> None:
+        self._on_ui_thread(self._remove)
+
+    def _remove(self) -> None:
+        try:
+            self.icon.remove_notification()
+        except Exception:
+            log.warning("removing the notification failed", exc_info=True)

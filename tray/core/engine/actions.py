@@ -32,10 +32,11 @@ RECENT_MAX = 5
 
 class CredentialActions:
     def _with_credentials(self, profile: str, margin: timedelta, use: Callable[[RoleProfile, RoleCredentials], str],
-                          on_error: Callable[[BaseException], None] | None = None, on_done: Callable[[], None] | None = None) -> Future:
+                          on_error: Callable[[BaseException], None] | None = None, on_done: Callable[[], None] | None = None,
+                          toast: str | None = None) -> Future:
         """Credentials for `profile` good for more than `margin` (memory, the disk cache or AWS), handed
-        to `use` on a worker; `use` returns the message to show. `on_error` takes a failure instead of
-        the usual message and notification."""
+        to `use` on a worker; `use` returns the message to show, and `toast` is said at the moment.
+        `on_error` takes a failure instead of the usual message and notification."""
         p = self._roles.get(profile) or self._login_profile(profile)
         if p is None:
             raise TrayError(f"{profile} is no longer among the profiles")
@@ -59,6 +60,8 @@ class CredentialActions:
             self._creds[profile] = creds
             self._remember(profile)
             self._tell(message)
+            if toast is not None:
+                self._toast(toast)
             if on_done is not None:
                 on_done()
 
@@ -82,7 +85,16 @@ class CredentialActions:
             self._copy(format_credentials(creds, fmt, p.region), clear_after)
             return f"Copied {fmt} export lines for {profile} (valid until {clock_time(creds.expiration)})."
 
-        return self._with_credentials(profile, rolecreds.REUSE_MARGIN, copy)
+        return self._with_credentials(profile, rolecreds.REUSE_MARGIN, copy, toast=self._copied(profile, fmt, clear_after))
+
+    def _copied(self, profile: str, fmt: str, clear_after: float | None) -> str:
+        """The toast of a copy: which role, which shell, and when the clipboard forgets it."""
+        text = f"Copied {self._role_label(profile)} ({fmt})"
+        return text + (f" — clipboard clears in {clear_after:g} s" if clear_after else "")
+
+    def _role_label(self, profile: str) -> str:
+        p = self._roles.get(profile)
+        return f"{p.account_name or p.account_id} / {p.role_name}" if p is not None else profile
 
     def copy_refreshing(self, profile: str, issue: Callable[[str], dict], fmt: str | None = None) -> Future:
         """"Copy as auto-refreshing": lines that point a shell at the tray's credentials endpoint, whose
@@ -99,7 +111,7 @@ class CredentialActions:
             self._copy(format_refreshing(issue(profile), fmt, p.region), clear_after)
             return f"Copied auto-refreshing {fmt} lines for {profile} (fresh credentials while the tray runs)."
 
-        return self._with_credentials(profile, rolecreds.REUSE_MARGIN, copy)
+        return self._with_credentials(profile, rolecreds.REUSE_MARGIN, copy, toast=self._copied(profile, fmt, clear_after))
 
     def role_credentials(self, profile: str) -> Future:
         """For the tray's credentials endpoint: `profile`'s credentials good for more than 15 minutes (memory,
@@ -147,6 +159,7 @@ class CredentialActions:
             write_profile(credentials_file(), profile, credential_values(creds, p.region))
             return f"Wrote [{profile}] to {credentials_file()} (valid until {clock_time(creds.expiration)})."
 
+        hooks.setdefault("toast", f"Wrote {self._role_label(profile)} to [{profile}]")
         return self._with_credentials(profile, margin, write, **hooks)
 
     def open_console(self, profile: str) -> Future:
@@ -186,7 +199,7 @@ class CredentialActions:
             self._schedule_session(name)
 
         # fresh credentials, not ones that are about to reach this same deadline again
-        return self._write_credentials(profile, PIN_MARGIN + timedelta(minutes=1), on_error=failed, on_done=written)
+        return self._write_credentials(profile, PIN_MARGIN + timedelta(minutes=1), on_error=failed, on_done=written, toast=None)
 
     def _pin_due(self, profile: str, now: datetime) -> datetime:
         """When the pinned profile is next rewritten: PIN_MARGIN before its credentials expire, at half

@@ -28,7 +28,7 @@ import logging
 import threading
 import time
 from concurrent.futures import Future, TimeoutError as FutureTimeout
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Callable, Protocol
 
 from tray.core.credentials import RoleCredentials, utcnow
@@ -37,7 +37,7 @@ from tray.core.engine.signins import SignIns
 from tray.core.engine.jobs import Jobs
 from tray.core.engine.logins import LoginSessions
 from tray.core.engine.loop import EventLoop
-from tray.core.engine.record import ACCOUNTS, RENEW, Backoff, LoginRecord, SessionRecord, file_signature, of_session
+from tray.core.engine.record import ACCOUNTS, MESSAGE, RENEW, Backoff, LoginRecord, SessionRecord, file_signature, of_session
 from tray.core.engine.scheduler import Scheduler
 from tray.core.engine.state import State
 from tray.core.engine.view import build_state, rebuild_roles, same
@@ -52,19 +52,29 @@ log = logging.getLogger(__name__)
 
 WATCH_INTERVAL = 1.0  # seconds between looks at the files (SPEC §7: changes shown within 5 s)
 CLOCK_JUMP = 30.0  # seconds the wall clock may drift from the monotonic one before it counts as a sleep
+MESSAGE_SHOWN = timedelta(minutes=1)  # how long an action's outcome stays in the menu
+OUTCOME_TAG = "outcome"  # the tag of the toast that tells an action's outcome: each replaces the last
 LOOK_AGAIN = "look again"  # a file signature no file has: the next look reads the file again
 
 
 class Notifier(Protocol):
     available: bool
 
-    def notify(self, title: str, body: str, actions: dict[str, str], on_action: Callable[[str], None]) -> None: ...
+    def notify(self, title: str, body: str, actions: dict[str, str], on_action: Callable[[str], None],
+               tag: str | None = None, urgency: str | None = None) -> None:
+        """Show a notification; one with the `tag` of a notification still on screen replaces it."""
+
+    def close(self, tag: str) -> None:
+        """Take the tag's notification off the screen."""
 
 
 class NoNotifier:
     available = False
 
-    def notify(self, title, body, actions, on_action) -> None:
+    def notify(self, title, body, actions, on_action, tag=None, urgency=None) -> None:
+        pass
+
+    def close(self, tag) -> None:
         pass
 
 
@@ -314,12 +324,26 @@ class Engine(Jobs, SignIns, LoginSessions, CredentialActions):
     # --- actions (each returns a Future; failures become problems, never exceptions) ------------
 
     def _tell(self, message: str, failed: bool = False) -> None:
+        """The outcome line in the menu, for a minute: after that it would be news no more."""
         self.message, self.message_failed = message, failed
+
+        def forget():
+            if self.message == message:
+                self.message, self.message_failed = None, False
+
+        self.scheduler.schedule((MESSAGE,), self.clock() + MESSAGE_SHOWN, lambda: self._post(forget))
+
+    def _toast(self, text: str, failed: bool = False) -> None:
+        """An action's outcome at the moment, where the platform shows notifications: a quiet one that
+        replaces the last outcome's."""
+        if self.settings.notifications:
+            self.notifier.notify("sso-tray", text, {}, lambda _a: None, tag=OUTCOME_TAG,
+                                 urgency="normal" if failed else "low")
 
     def _fail(self, message: str, notify: bool = True) -> None:
         self._tell(message, failed=True)
-        if notify and self.settings.notifications:
-            self.notifier.notify("sso-tray", message, {}, lambda _a: None)
+        if notify:
+            self._toast(message, failed=True)
 
     def _say(self, message: str) -> Future:
         def say():

@@ -14,13 +14,18 @@ from datetime import timedelta
 from tray.core.engine.loop import describe_error
 from tray.core.engine.record import ACCOUNTS, EXPIRE, LOGIN_RENEW, PIN, RENEW, TICK, WARN, SessionRecord, of_session
 from tray.core.engine.state import clock_time, describe_left
-from tray.core.engine.warnings import due_warning, next_warning_time
+from tray.core.engine.warnings import due_warning, next_warning_time, urgency
 from tray.core.errors import NotSignedIn
 from tray.core.identity import accounts
 from tray.core.identity.sessions import VALID as STATUS_VALID
 
 ACCOUNT_REFRESH = timedelta(hours=1)
 TICK_EVERY = timedelta(minutes=1)
+
+
+def notice_tag(name: str) -> str:
+    """The tag of a session's one notification: each new one replaces the last."""
+    return f"session:{name}"
 
 
 class Jobs:
@@ -39,6 +44,8 @@ class Jobs:
         sched = self.scheduler
         sched.cancel_where(of_session(name))
         t = s.token
+        if s.noticed_for is not None and (t is None or t.expires_at != s.noticed_for):
+            self._withdraw_notice(s)  # renewed, signed in again or out: what it said is no longer true
         if t is None:
             return  # signed out: the file watcher notices a sign-in made elsewhere
         valid = t.is_valid(now)
@@ -112,6 +119,8 @@ class Jobs:
         if s is None:
             return
         self._read_token(s)
+        if not s.renewable(self.clock()):  # a renewable one is renewed now (after a sleep, say): no news
+            self._expired(s)
         self._schedule_session(name)
         self._schedule_tick()
 
@@ -122,15 +131,49 @@ class Jobs:
         now = self.clock()
         if s.token.is_valid(now) and s.warned_for == s.token.expires_at:
             minutes = due_warning(s.token.expires_at, self.settings.warn_minutes, now, s.warned)
-            if minutes is not None and self.settings.notifications:
+            if minutes is not None:
                 left = describe_left(s.token.expires_at - now)
-                self.notifier.notify(
-                    f"AWS session {name} expires in {left}",
-                    f"Sign in again to keep your AWS credentials working after {clock_time(s.token.expires_at)}.",
-                    {"sign-in": "Sign in again"},
-                    lambda _action, n=name: self.sign_in(n),
-                )
+                self._notice(s, f"AWS session {name} expires in {left}",
+                             f"Sign in again to keep your AWS credentials working after {clock_time(s.token.expires_at)}.",
+                             urgency(minutes, self.settings.warn_minutes))
         self._schedule_session(name)
+
+    def _notice(self, s: SessionRecord, title: str, body: str, loudness: str, action: str = "Sign in again") -> None:
+        """The session's one notification, replacing the one it has on screen; clicking it signs in."""
+        if not self.settings.notifications or s.token is None:
+            return
+        name = s.session.name
+        self.notifier.notify(title, body, {"sign-in": action}, lambda _action, n=name: self.sign_in(n),
+                             tag=notice_tag(name), urgency=loudness)
+        s.noticed_for = s.token.expires_at
+
+    def _withdraw_notice(self, s: SessionRecord) -> None:
+        s.noticed_for = None
+        self.notifier.close(notice_tag(s.session.name))
+
+    def _expired(self, s: SessionRecord) -> None:
+        """The final notice, once per expiry, replacing the warnings."""
+        t = s.token
+        if t is None or t.is_valid(self.clock()) or s.expiry_told == t.expires_at:
+            return
+        s.expiry_told = t.expires_at
+        self._notice(s, f"AWS session {s.session.name} has expired",
+                     "Its AWS credentials no longer work: sign in to get new ones.", "critical", "Sign in")
+
+    def _lost_connection(self, s: SessionRecord) -> None:
+        """A network action for the session failed: said once per expiry, when the session has only the
+        warnings' minutes left (a renewal would otherwise still save it quietly), or has expired."""
+        t, now = s.token, self.clock()
+        if t is not None and not t.is_valid(now):
+            return self._expired(s)
+        if t is None or s.outage_told == t.expires_at:
+            return
+        if t.expires_at - now > timedelta(minutes=max(self.settings.warn_minutes, default=0)):
+            return
+        s.outage_told = t.expires_at
+        self._notice(s, f"AWS session {s.session.name} expires in {describe_left(t.expires_at - now)}",
+                     "sso-tray can't reach AWS to renew it; it keeps trying. Sign in again to keep your AWS credentials "
+                     f"working after {clock_time(t.expires_at)}.", "critical")
 
     def _renew(self, name: str):
         from tray.core.identity.sessions import renew
@@ -157,6 +200,7 @@ class Jobs:
             elif error is not None:
                 s.problem, s.error = f"cannot renew: {describe_error(error)}", True
                 self.backoff.failed((RENEW, name))
+                self._lost_connection(s)
             elif s.token is not None and s.token.expires_at <= tried.expires_at:
                 # Identity Center ends a sign-in at its session duration: a renewal then gives no more time,
                 # so no more renewals; the warnings say when to sign in again
@@ -195,6 +239,7 @@ class Jobs:
             elif error is not None:
                 s.problem, s.error = describe_error(error), True
                 self.backoff.failed((ACCOUNTS, name))
+                self._lost_connection(s)
             else:
                 s.discovery, s.problem, s.error = discovery, None, False
                 self.backoff.succeeded((ACCOUNTS, name))

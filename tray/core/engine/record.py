@@ -37,6 +37,9 @@ class SessionRecord:
     refreshing: Future | None = None  # resolves when the account listing under way ends
     warned: set[int] = field(default_factory=set)
     warned_for: datetime | None = None  # the expiry the warnings above were given for
+    noticed_for: datetime | None = None  # the expiry this session's notification on screen speaks of
+    expiry_told: datetime | None = None  # the expiry whose "expired" notice was given (once each)
+    outage_told: datetime | None = None  # the expiry for which a lost connection was notified (once each)
     lifetime: timedelta | None = None  # known when this tray signed in or renewed
     account_views: tuple[AccountView, ...] = ()
 
@@ -83,12 +86,13 @@ class LoginRecord:
 
 
 # The kinds of scheduled job. A job's key is (kind, session name) — (PIN, session name, profile) for a
-# pinned profile, (TICK,) for the minute's tick — so no session's name can be taken for part of another's,
+# pinned profile, (TICK,) for the minute's tick, (MESSAGE,) for the outcome line — so no session's name can be taken for part of another's,
 # and each kind fails and backs off on its own: a listing that fails never delays a renewal. An `aws login`
 # profile's jobs have kinds of their own, so its name may be an SSO session's too.
 RENEW, ACCOUNTS, PIN, EXPIRE, WARN, TICK = "renew", "accounts", "pin", "expire", "warn", "tick"
 LOGIN_RENEW, LOGIN_EXPIRE, LOGIN_WARN = "login renew", "login expire", "login warn"
 LOGIN_KINDS = (LOGIN_RENEW, LOGIN_EXPIRE, LOGIN_WARN)
+MESSAGE = "message"  # (MESSAGE,): the outcome line leaves the menu
 
 
 def of_session(name: str) -> Callable[[Hashable], bool]:

@@ -1,4 +1,4 @@
-"""When to warn that a session is about to expire: each threshold once per session.
+"""When to warn that a session is about to expire: each threshold once per session, louder at each.
 
 A jump over several thresholds at once (the laptop slept through them) gives one warning, for the
 nearest threshold, not one per missed threshold.
@@ -26,3 +26,13 @@ def next_warning_time(expires_at: datetime, thresholds, now: datetime, warned: s
     if any(t <= now for t in times):
         return now
     return min(future, default=None)
+
+
+URGENCIES = ("low", "normal", "critical")
+
+
+def urgency(minutes: int, thresholds) -> str:
+    """How loud the warning for `minutes` is: the last threshold critical, the one before normal, any
+    earlier ones low."""
+    later = sum(1 for m in thresholds if m < minutes)
+    return URGENCIES[max(0, len(URGENCIES) - 1 - later)]
