@@ -554,6 +554,38 @@ def test_second_instance_says_already_running_and_exits_0(desktop, start_tray, s
     assert status(first.layout()) == "dev — signed out"
 
 
+def received(desktop) -> list[dict]:
+    """Every Notify the daemon ran its rule for, in order, replacements included (dunst's log script)."""
+    forgotten = desktop._forgotten
+    lines = desktop.notification_log.read_text(encoding="utf-8").splitlines() if desktop.notification_log.exists() else []
+    return [e for e in map(json.loads, lines) if e.get("id") not in forgotten and e.get("app_name") == "sso-tray"]
+
+
+def test_one_notification_per_session_replaced_louder_then_expired_then_closed(desktop, start_tray, sso_env, home):
+    sign_in(sso_env)
+    write_settings(home, warn_minutes=[2, 1])
+    set_token(home, 70, refreshable=False)  # inside the 2-minute threshold, the 1-minute one 10 s later
+    desktop.clear_notifications()
+    tray = start_tray()
+    wait_for(lambda: len(received(desktop)) >= 2, 40, 0.2, "the second warning")
+    expired = wait_for(lambda: [e for e in received(desktop) if "has expired" in e["summary"]], 90, 0.2, "the expired notice")
+    sent = received(desktop)
+    # one notification, replaced in place: the same id every time, louder each time, "expired" last and once
+    assert len({e["id"] for e in sent}) == 1, sent
+    assert [e["urgency"] for e in sent] == ["NORMAL", "CRITICAL", "CRITICAL"], sent
+    assert [e["summary"].split(" expires in ")[0] for e in sent[:2]] == ["AWS session dev"] * 2, sent
+    assert len(expired) == 1 and expired[0] == sent[-1]
+    assert "Sign in" in expired[0]["body"] or "sign in" in expired[0]["body"]
+    assert desktop.notifications_shown() == 1  # one on screen, not a pile
+    # signed in again from the menu (not the notification): the notice is no longer true and goes away
+    tray.click("Sign in again")
+    tray.wait_menu(lambda m: re.match(r"^dev — 7h \d+m left", status(m)), 30, "the new session")
+    wait_for(lambda: desktop.notifications_shown() == 0, 10, 0.2, "the notice closed")
+    assert [n["closed"] for n in desktop.notifications()] == [True]
+    assert len(received(desktop)) == 3
+    no_traceback(tray)
+
+
 def test_no_notification_daemon_the_icon_and_menu_carry_the_warning(tmp_path, start_tray, sso_env, home):
     sign_in(sso_env)
     set_token(home, 20 * 60, refreshable=False)
