@@ -41,12 +41,14 @@ class Notes:
         self.shown = []
         self.callbacks = []
         self.sent = []  # (title, tag, urgency)
+        self.bodies = []
         self.closed = []
 
     def notify(self, title, body, actions, on_action, tag=None, urgency=None):
         self.shown.append(title)
         self.callbacks.append(on_action)
         self.sent.append((title, tag, urgency))
+        self.bodies.append(body)
 
     def close(self, tag):
         self.closed.append(tag)
@@ -260,7 +262,9 @@ def test_network_fault_is_an_error_and_recovers(engine_for, sso_env, home):
     sso_env.stop()
     engine.refresh_accounts("dev").result(timeout=60)
     s = engine.state.sessions[0]
-    assert s.state == "error" and "cannot reach" in s.problem
+    # the session keeps its state (and its urgency); the failure is a badge, with its next try
+    assert s.state == VALID and s.failing and "cannot reach" in s.problem
+    assert s.retry_at == engine.scheduler.deadline(("accounts", "dev"))
     # no loop of failures: the listing is tried again after a backoff, and nothing else due before it
     retry_at = engine.scheduler.deadline(("accounts", "dev"))
     assert timedelta(seconds=0.7) <= retry_at - clock() <= timedelta(seconds=1)
@@ -274,7 +278,7 @@ def test_network_fault_is_an_error_and_recovers(engine_for, sso_env, home):
     due(engine)  # the retry, with backoff
     assert engine.wait_idle()
     s = engine.state.sessions[0]
-    assert s.state == VALID and s.problem is None and len(s.accounts) == 3
+    assert s.state == VALID and s.problem is None and not s.failing and len(s.accounts) == 3
 
 
 def test_corrupt_cache_is_signed_out_with_a_reason(engine_for, sso_env, home):
@@ -318,3 +322,34 @@ def test_idle_engine_wakes_at_most_once_a_minute(engine_for, sso_env, home):
         assert engine.scheduler.seconds_to_sleep(clock()) >= 59
         clock.advance(minutes=1)
         due(engine)
+
+
+def test_retry_now_tries_the_failed_listing_at_once(engine_for, sso_env, home):
+    assert run_cli("login", "--sso-session", "dev").returncode == 0
+    clock = FakeClock(sso_env)
+    engine = engine_for(clock)
+    engine.load()
+    sso_env.stop()
+    engine.refresh_accounts("dev").result(timeout=60)
+    assert engine.state.sessions[0].failing
+    sso_env.start()
+    engine.retry_now("dev").result(timeout=60)  # no time passes: not after the backoff
+    assert engine.wait_idle()
+    s = engine.state.sessions[0]
+    assert not s.failing and s.problem is None and len(s.accounts) == 3
+
+
+def test_a_lost_connection_with_minutes_left_notifies_once(engine_for, sso_env, home):
+    assert run_cli("login", "--sso-session", "dev").returncode == 0
+    clock = FakeClock(sso_env)
+    set_expiry(home, clock() + timedelta(minutes=20), refresh=False)
+    engine = engine_for(clock)
+    engine.load()
+    due(engine)
+    notes = engine.notifier
+    assert notes.sent == [("AWS session dev expires in 20m", "session:dev", "low")]
+    sso_env.stop()
+    for _ in range(3):  # the person clicks Refresh accounts again and again
+        engine.refresh_accounts("dev").result(timeout=60)
+    assert notes.sent[1:] == [("AWS session dev expires in 20m", "session:dev", "critical")]
+    assert "can't reach AWS" in notes.bodies[1] and "http" not in notes.bodies[1]

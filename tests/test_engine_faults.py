@@ -92,7 +92,7 @@ def test_a_failed_refresh_of_fresh_accounts_is_tried_again_after_its_backoff(mak
     due(engine)  # the first listing: the accounts are fresh for an hour
     sso_env.stop()
     engine.refresh_accounts("dev").result(timeout=60)  # the person clicks Refresh accounts
-    assert engine.state.sessions[0].state == "error"
+    assert engine.state.sessions[0].state == VALID and engine.state.sessions[0].failing
     sso_env.start()
     walk(engine, clock, clock() + timedelta(seconds=5))
     s = engine.state.sessions[0]

@@ -363,3 +363,15 @@ def test_readme_icon_pictures():
         path = out / f"icon-{kind.replace('_', '-')}.png"
         tile.convert("RGB").resize((152, 128), Image.Resampling.NEAREST).save(path)
         assert Image.open(path).size == (152, 128)
+
+
+@pytest.mark.parametrize("kind", [VALID, EXPIRING, EXPIRED])
+def test_the_error_badge_keeps_the_state_s_look(kind):
+    """A failing session keeps its own icon (its urgency) with a badge in a corner: most of the icon is
+    the state's own, the corner differs, and the badge is not the error state's whole-icon triangle."""
+    plain, badged = icons.render(kind, 0.2, 64), icons.render(kind, 0.2, 64, badge=True)
+    assert badged is not plain and badged is icons.render(kind, 0.2, 64, badge=True)
+    assert 0.02 < share_differing(plain, badged) < 0.25
+    corner = (40, 40, 64, 64)
+    assert share_differing(plain.crop(corner), badged.crop(corner)) > 0.3
+    assert share_differing(badged, icons.render(ERROR, 0, 64)) > 0.3

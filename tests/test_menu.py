@@ -60,7 +60,7 @@ def test_valid_session_full_structure():
     items = build(State(NOW, (s,)), Recorder())
     until = local(NOW + timedelta(hours=5, minutes=12))
     assert texts(items) == [
-        f"dev — 5h 12m left, until {until}", "Sign in again", "Sign out", "Find a role…",
+        f"dev — 5h 12m left, until {until}", "Sign out", "Find a role…",
         "acct-0000 (111100000000)", "acct-0001 (111100000001)", "acct-0002 (111100000002)",
         "Refresh accounts", "Revoke terminal tokens", "Settings", "Quit",
     ]
@@ -119,6 +119,34 @@ def test_expiring_expired_signing_in_and_error():
     assert error[1].text.strip().startswith("listing the accounts of dev: cannot reach") and not error[1].enabled
 
 
+def test_a_failing_session_keeps_its_urgency_says_when_it_retries_and_hides_the_url():
+    import dataclasses
+
+    raw = "listing the accounts of dev: cannot reach http://127.0.0.1:9/assignment/accounts?max_result=100 (network error)"
+    failing = dataclasses.replace(session(EXPIRING, timedelta(minutes=2), problem=raw), failing=True,
+                                  retry_at=NOW + timedelta(seconds=30))
+    rec = Recorder()
+    items = build(State(NOW, (failing,)), rec)
+    assert texts(items)[:4] == [f"dev — 2m left, until {local(NOW + timedelta(minutes=2))}",
+                                "    Can't reach AWS — retrying in 30 s", "Retry now", "Sign in again"]
+    assert not items[1].enabled and items[3].default  # signing in again is still the thing to do
+    assert not [t for t in texts(flatten_texts(items)) if "http" in t]
+    items[2].action()
+    assert rec.calls == [("retry_now", ("dev",), {})]
+
+
+def test_sign_in_again_only_when_it_is_needed():
+    assert "Sign in again" not in texts(build(State(NOW, (session(VALID),)), Recorder()))
+    for state, left in ((EXPIRING, timedelta(minutes=9)), (EXPIRED, -timedelta(minutes=1))):
+        assert "Sign in again" in texts(build(State(NOW, (session(state, left),)), Recorder())), state
+
+
+def flatten_texts(items):
+    from tray.ui.menu import flatten
+
+    return [item for _depth, item in flatten(items)]
+
+
 def test_config_problem_is_shown_first():
     items = build(State(NOW, problem="/home/x/.aws/config: missing key sso_region"), Recorder())
     assert items[0].text == "⚠ /home/x/.aws/config: missing key sso_region" and not items[0].enabled
@@ -128,8 +156,8 @@ def test_config_problem_is_shown_first():
 def test_two_sessions_name_their_actions():
     state = State(NOW, (session(VALID, accts=accounts(2)), session(SIGNED_OUT, name="prod")))
     t = texts(build(state, Recorder()))
-    assert t[:5] == [f"dev — 5h 12m left, until {local(NOW + timedelta(hours=5, minutes=12))}", "prod — signed out",
-                     "Sign in again (dev)", "Sign out (dev)", "Sign in (prod)"]
+    assert t[:4] == [f"dev — 5h 12m left, until {local(NOW + timedelta(hours=5, minutes=12))}", "prod — signed out",
+                     "Sign out (dev)", "Sign in (prod)"]
     assert "dev accounts" in t and "Refresh accounts (dev)" in t
 
 
@@ -138,7 +166,7 @@ def test_favourites_and_recent_on_top():
     fav, rec = accts[1].roles[0], accts[2].roles[1]
     state = State(NOW, (session(VALID, accts=accts),), favourites=(fav,), recent=(rec,), favourite_names=frozenset({fav.profile}))
     t = texts(build(state, Recorder()))
-    assert t[4:6] == ["★ 111100000001/Admin — acct-0001 / Admin", "111100000002/ReadOnly — acct-0002 / ReadOnly"]
+    assert t[3:5] == ["★ 111100000001/Admin — acct-0001 / Admin", "111100000002/ReadOnly — acct-0002 / ReadOnly"]
     assert "Remove from favourites" in texts(role_actions(fav, state, Recorder()))
 
 
@@ -172,7 +200,7 @@ def test_configured_profiles_by_their_names_and_beside_their_roles():
     items = build(state, rec)
     t = texts(items)
     # after "Find a role…" and the favourites, the profiles by name (case-insensitive order), then the accounts
-    assert t[3:9] == ["Find a role…", "★ web-admin — acct-0002 / Admin", "Analytics", "billing-read", "web-admin",
+    assert t[2:8] == ["Find a role…", "★ web-admin — acct-0002 / Admin", "Analytics", "billing-read", "web-admin",
                       "acct-0000 (111100000000)"]
     root = menu.Item("root", submenu=items)
     assert texts(root.find("acct-0000 (111100000000)").children()) == ["Copy Admin (bash)", "Copy ReadOnly (bash)", "Admin", "ReadOnly — billing-read"]

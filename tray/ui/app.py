@@ -188,7 +188,8 @@ class TrayView:
     def show(self, state: State) -> None:
         menu = self._menu
         changes: dict[str, object] = {}
-        image_key = (state.icon_state, round((state.icon_session.fraction_left(state.now) if state.icon_session else 0) * 60))
+        session = state.icon_session
+        image_key = (state.icon_state, round((session.fraction_left(state.now) if session else 0) * 60), bool(session and session.failing))
         if self._shown.get("image") != image_key:
             changes["icon"] = self._icons.icon_image(state, self.size)
             self._shown["image"] = image_key

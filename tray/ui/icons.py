@@ -95,15 +95,16 @@ def tray_size(platform: str = sys.platform) -> int:
 
 
 def icon_image(state: State, size: int = 64) -> Image.Image:
-    """The tray icon for `state`: the look of its icon state, with the most urgent session's time left.
+    """The tray icon for `state`: the look of its icon state, with the most urgent session's time left,
+    and an error badge while that session's network actions fail.
 
     Shared from the cache like `render`'s images: do not change it."""
     session = state.icon_session
     fraction = session.fraction_left(state.now) if session is not None else 0.0
-    return render(state.icon_state, fraction, size)
+    return render(state.icon_state, fraction, size, badge=bool(session and session.failing and state.icon_state != ERROR))
 
 
-def render(kind: str, fraction_left: float, size: int) -> Image.Image:
+def render(kind: str, fraction_left: float, size: int, badge: bool = False) -> Image.Image:
     """The icon of `kind` (a state constant) with `fraction_left` (0…1) of the ring drawn, size×size RGBA.
 
     The fraction is rounded to 1/60, but any time left keeps at least one step of the ring: an empty
@@ -117,11 +118,11 @@ def render(kind: str, fraction_left: float, size: int) -> Image.Image:
     steps = 0
     if kind in (VALID, EXPIRING) and fraction_left > 0:
         steps = max(1, round(min(1.0, fraction_left) * STEPS))
-    return _render(kind, steps, size)
+    return _render(kind, steps, size, badge)
 
 
 @functools.lru_cache(maxsize=512)
-def _render(kind: str, steps: int, size: int) -> Image.Image:
+def _render(kind: str, steps: int, size: int, badge: bool = False) -> Image.Image:
     big = size * _SUPERSAMPLE
     image = Image.new("RGBA", (big, big), CLEAR)
     pen = _Pen(image)
@@ -129,6 +130,8 @@ def _render(kind: str, steps: int, size: int) -> Image.Image:
     if kind not in (ERROR, EXPIRED):  # the error triangle and the expired disc have the whole icon to themselves
         _ring(pen, kind, colour, steps / STEPS)
     _GLYPHS[kind](pen, colour, 1 / size)
+    if badge:
+        _badge(pen)
     return image.resize((size, size), Image.Resampling.LANCZOS)
 
 
@@ -230,6 +233,15 @@ def _error(pen: _Pen, colour, px: float) -> None:
     pen.stroke([*corners, corners[0]], 0.08, colour)  # rounds the corners
     pen.polygon([(0.44, 0.33), (0.56, 0.33), (0.535, 0.64), (0.465, 0.64)], CLEAR)
     pen.disc(0.5, 0.75, 0.057, CLEAR)
+
+
+def _badge(pen: _Pen) -> None:
+    # The error's colour in the bottom-right corner, cut out of what is under it so that it reads on any
+    # state: the state (and its urgency) stays, the badge says its renewals or listings are failing.
+    pen.disc(0.78, 0.78, 0.25, CLEAR)
+    pen.disc(0.78, 0.78, 0.2, MAGENTA)
+    pen.polygon([(0.755, 0.64), (0.805, 0.64), (0.795, 0.81), (0.765, 0.81)], CLEAR)
+    pen.disc(0.78, 0.87, 0.028, CLEAR)
 
 
 _GLYPHS = {

@@ -48,6 +48,7 @@ class Actions(Protocol):
     def cancel_sign_in(self, session: str): ...
     def sign_out(self, session: str): ...
     def refresh_accounts(self, session: str): ...
+    def retry_now(self, session: str): ...
     def copy_export(self, profile: str, fmt: str | None = None): ...
     def copy_refreshing(self, profile: str, fmt: str | None = None): ...
     def revoke_terminal_tokens(self): ...
@@ -105,6 +106,20 @@ def status_text(s: SessionView, now: datetime) -> str:
     return f"{s.name} — signed out" + (" (problem)" if s.state == ERROR else "")
 
 
+def failing_lines(s: SessionView, now: datetime) -> list[str]:
+    """A session whose renewal or listing fails: what the person needs to know (the error's details and
+    URL are in the log)."""
+    if s.retry_at is None or s.retry_at <= now:
+        return ["    Can't reach AWS — retrying now"]
+    return [f"    Can't reach AWS — retrying in {describe_wait(s.retry_at - now)}"]
+
+
+def describe_wait(delta) -> str:
+    """`30 s`, `4 min`: how long until the next try."""
+    seconds = max(1, round(delta.total_seconds()))
+    return f"{seconds} s" if seconds < 90 else f"{round(seconds / 60)} min"
+
+
 def problem_lines(problem: str, lines: int = 3) -> list[str]:
     """A session's problem under its status line, indented, wrapped over up to `lines` lines: clipped to
     one line, a problem that starts with a file's path would lose its reason ("…/cache/34c6….json: the
@@ -149,7 +164,12 @@ def _session_actions(s: SessionView, actions: Actions, named: bool) -> list[Item
         return [Item(f"Cancel sign-in{suffix}", lambda: actions.cancel_sign_in(s.name))]
     if s.state == SIGNED_OUT or s.expires_at is None:
         return [Item(f"Sign in{suffix}", lambda: actions.sign_in(s.name), default=True)]
-    items = [Item(f"Sign in again{suffix}", lambda: actions.sign_in(s.name), default=s.state in (EXPIRING, EXPIRED))]
+    items = []
+    if s.failing:
+        items.append(Item(f"Retry now{suffix}", lambda: actions.retry_now(s.name)))
+    # with hours left that renew themselves, signing in again is nothing the person needs to do
+    if s.state in (EXPIRING, EXPIRED, ERROR) or s.failing:
+        items.append(Item(f"Sign in again{suffix}", lambda: actions.sign_in(s.name), default=s.state in (EXPIRING, EXPIRED)))
     if s.state != EXPIRED:
         items.append(Item(f"Sign out{suffix}", lambda: actions.sign_out(s.name)))
     return items
@@ -320,7 +340,9 @@ def build(state: State, actions: Actions) -> tuple[Item, ...]:
         items.append(Item(_clip(f"⚠ {state.problem}"), enabled=False))
     for s in state.sessions:
         items.append(Item(status_text(s, now), enabled=False))
-        if s.problem:
+        if s.failing:  # the failure's details (a URL, the error) are in the log, not in the way here
+            items += [Item(line, enabled=False) for line in failing_lines(s, now)]
+        elif s.problem:
             items += [Item(line, enabled=False) for line in problem_lines(s.problem)]
     if not state.sessions:
         if not state.problem:

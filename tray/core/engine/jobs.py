@@ -9,6 +9,8 @@ renewal; `_schedule_session` computes every job of a session afresh from its rec
 
 from __future__ import annotations
 
+import logging
+from concurrent.futures import Future
 from datetime import timedelta
 
 from tray.core.engine.loop import describe_error
@@ -18,6 +20,8 @@ from tray.core.engine.warnings import due_warning, next_warning_time, urgency
 from tray.core.errors import NotSignedIn
 from tray.core.identity import accounts
 from tray.core.identity.sessions import VALID as STATUS_VALID
+
+log = logging.getLogger(__name__)
 
 ACCOUNT_REFRESH = timedelta(hours=1)
 TICK_EVERY = timedelta(minutes=1)
@@ -160,6 +164,23 @@ class Jobs:
         self._notice(s, f"AWS session {s.session.name} has expired",
                      "Its AWS credentials no longer work: sign in to get new ones.", "critical", "Sign in")
 
+    def _failed(self, s: SessionRecord, key) -> None:
+        """A network action for the session failed: tried again after its backoff. The details (a URL,
+        the error) go to the log; the menu says that AWS cannot be reached and when it is tried again."""
+        self.backoff.failed(key)
+        s.retry_at = self.backoff.due(key, self.clock())
+        log.warning("%s: %s", s.session.name, s.problem)
+        self._lost_connection(s)
+
+    def retry_now(self, name: str) -> Future:
+        """"Retry now": the session's failed network actions at once, not after their backoff."""
+        def retry():
+            for key, job in (((RENEW, name), self._renew), ((ACCOUNTS, name), self._refresh_accounts)):
+                if self.backoff.failing(key):
+                    self.backoff.succeeded(key)
+                    job(name)
+        return self._post(retry)
+
     def _lost_connection(self, s: SessionRecord) -> None:
         """A network action for the session failed: said once per expiry, when the session has only the
         warnings' minutes left (a renewal would otherwise still save it quietly), or has expired."""
@@ -199,8 +220,7 @@ class Jobs:
                 s.problem, s.error = f"cannot renew: {error}", False
             elif error is not None:
                 s.problem, s.error = f"cannot renew: {describe_error(error)}", True
-                self.backoff.failed((RENEW, name))
-                self._lost_connection(s)
+                self._failed(s, (RENEW, name))
             elif s.token is not None and s.token.expires_at <= tried.expires_at:
                 # Identity Center ends a sign-in at its session duration: a renewal then gives no more time,
                 # so no more renewals; the warnings say when to sign in again
@@ -238,8 +258,7 @@ class Jobs:
                     self.backoff.failed((ACCOUNTS, name))  # not again at once
             elif error is not None:
                 s.problem, s.error = describe_error(error), True
-                self.backoff.failed((ACCOUNTS, name))
-                self._lost_connection(s)
+                self._failed(s, (ACCOUNTS, name))
             else:
                 s.discovery, s.problem, s.error = discovery, None, False
                 self.backoff.succeeded((ACCOUNTS, name))

@@ -28,7 +28,8 @@ class SessionRecord:
     seen: bytes | None = None  # the file's bytes when last read, to notice any change
     read_problem: str | None = None  # why the file is unusable
     problem: str | None = None  # what the engine's last action for it ran into
-    error: bool = False  # the last network action failed (icon: error) until one succeeds
+    error: bool = False  # the last network action failed (icon: an error badge) until one succeeds
+    retry_at: datetime | None = None  # while in error: when the failed action is tried again
     signing_in: threading.Event | None = None  # set to cancel
     sign_in_done: Future | None = None  # resolves when the sign-in under way ends
     renewing: Future | None = None  # resolves when the renewal under way ends
@@ -118,6 +119,9 @@ class Backoff:
         delay = min(self.cap, self.base * 2 ** min(n - 1, 16)) * random.uniform(0.8, 1.0)
         self._entries[key] = (n, self.clock() + timedelta(seconds=delay))
         return n
+
+    def failing(self, key: Hashable) -> bool:
+        return key in self._entries
 
     def succeeded(self, key: Hashable) -> None:
         self._entries.pop(key, None)

@@ -52,6 +52,8 @@ class SessionView:
     accounts: tuple[AccountView, ...] = ()
     refreshing: bool = False  # accounts are being listed
     kind: str = SSO  # SSO: an sso-session; LOGIN: an `aws login` profile (its one account and principal in accounts)
+    failing: bool = False  # the last network action for it failed: its state stays, with an error badge
+    retry_at: datetime | None = None  # when that action is tried again
 
     def left(self, now: datetime) -> timedelta | None:
         return None if self.expires_at is None else max(timedelta(0), self.expires_at - now)

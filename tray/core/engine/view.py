@@ -52,10 +52,9 @@ def build_state(now: datetime, records: dict[str, SessionRecord], roles: dict[st
 def session_view(s: SessionRecord, now: datetime) -> SessionView:
     status = s.status(now)
     expires = s.token.expires_at if s.token else None
+    # a failing network action does not hide how urgent the session is: it is a badge on its state
     if s.signing_in is not None:
         kind = SIGNING_IN
-    elif s.error:
-        kind = ERROR
     elif status == STATUS_VALID:
         kind = EXPIRING if expires - now <= EXPIRING_WITHIN and not s.renewable(now) else VALID
     elif status == STATUS_EXPIRED:
@@ -71,6 +70,8 @@ def session_view(s: SessionRecord, now: datetime) -> SessionView:
         problem=s.session.problem or s.problem or s.read_problem,  # a section that cannot be used: this session's
         accounts=s.account_views,
         refreshing=s.refreshing is not None,
+        failing=s.error,
+        retry_at=s.retry_at if s.error else None,
     )
 
 
