@@ -353,3 +353,23 @@ def test_a_lost_connection_with_minutes_left_notifies_once(engine_for, sso_env, 
         engine.refresh_accounts("dev").result(timeout=60)
     assert notes.sent[1:] == [("AWS session dev expires in 20m", "session:dev", "critical")]
     assert "can't reach AWS" in notes.bodies[1] and "http" not in notes.bodies[1]
+
+
+def test_a_copy_is_told_at_the_moment_and_its_menu_line_goes_after_a_minute(engine_for, sso_env, home):
+    assert run_cli("login", "--sso-session", "dev").returncode == 0
+    clock = FakeClock(sso_env)
+    engine = engine_for(clock)
+    engine.load()
+    due(engine)
+    engine.copy_export("dev-admin", "bash").result(timeout=60)
+    assert engine.wait_idle()
+    notes = engine.notifier
+    assert notes.sent[-1] == ("sso-tray", "outcome", "low")
+    assert notes.bodies[-1].startswith("Copied ") and notes.bodies[-1].endswith("(bash) — clipboard clears in 90 s")
+    assert engine.state.message.startswith("Copied bash export lines for dev-admin")
+    clock.advance(seconds=59)
+    due(engine)
+    assert engine.state.message is not None
+    clock.advance(seconds=2)
+    due(engine)
+    assert engine.state.message is None
