@@ -586,6 +586,29 @@ def test_one_notification_per_session_replaced_louder_then_expired_then_closed(d
     no_traceback(tray)
 
 
+def indicator_label(desktop, tray) -> str:
+    """The label AppIndicator publishes beside the icon (the StatusNotifierItem's XAyatanaLabel)."""
+    from desktop import INDICATOR_ROOT
+
+    menu = tray.menu()
+    item = menu.path.rsplit("/Menu", 1)[0]
+    assert item.startswith(INDICATOR_ROOT)
+    return desktop.bus.call(menu.name, item, "org.freedesktop.DBus.Properties", "Get",
+                            ("org.kde.StatusNotifierItem", "XAyatanaLabel"), "ss", "(v)")[0]
+
+
+def test_the_time_left_is_the_indicator_s_label_inside_the_first_warning(desktop, start_tray, sso_env, home):
+    sign_in(sso_env)
+    set_token(home, 25 * 60, refreshable=False)  # inside the first warning (30 minutes)
+    tray = start_tray()
+    tray.wait_menu(lambda m: re.match(r"^dev — 2[45]m left", status(m)), 15, "the expiring status")
+    wait_for(lambda: re.fullmatch(r"2[45]m", indicator_label(desktop, tray)), 10, 0.1, "the label")
+    set_token(home, 5 * 3600, refreshable=False)  # signed in again elsewhere: hours left, no label
+    tray.wait_menu(lambda m: re.match(r"^dev — [45]h \d+m left", status(m)), 15, "the new expiry")
+    wait_for(lambda: indicator_label(desktop, tray) == "", 10, 0.1, "no label")
+    no_traceback(tray)
+
+
 def test_no_notification_daemon_the_icon_and_menu_carry_the_warning(tmp_path, start_tray, sso_env, home):
     sign_in(sso_env)
     set_token(home, 20 * 60, refreshable=False)

@@ -193,6 +193,10 @@ class TrayView:
         if self._shown.get("image") != image_key:
             changes["icon"] = self._icons.icon_image(state, self.size)
             self._shown["image"] = image_key
+        label = menu.indicator_label(state)
+        if self._shown.get("label", "") != label:
+            changes["label"] = label
+            self._shown["label"] = label
         title = menu.tooltip(state)
         if self._shown.get("title") != title:
             changes["title"] = title

@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 import textwrap
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Callable, Protocol, Sequence
 
 from tray.core.engine.state import ERROR, EXPIRED, EXPIRING, LOGIN, SIGNED_OUT, SIGNING_IN, VALID, AccountView, RoleView, SessionView, State, clock_time, describe_left
@@ -150,6 +150,18 @@ def tooltip(state: State, platform: str | None = None) -> str:
         shown -= 1
     room = limit - text_length(_tooltip_of(["", *lines[1:]], shown))
     return _tooltip_of([fit(lines[0], room, middle=True), *lines[1:]], shown)
+
+
+def indicator_label(state: State) -> str:
+    """The time left beside the icon (AppIndicator's label, the macOS menu-bar title) once the most urgent
+    session is inside its first warning; empty before that, so the panel is not crowded all day."""
+    s = state.icon_session
+    if s is None or s.state not in (VALID, EXPIRING) or s.expires_at is None:
+        return ""
+    left = s.expires_at - state.now
+    if left > timedelta(minutes=max(state.warn_minutes, default=0)) or left <= timedelta(0):
+        return ""
+    return describe_left(left)
 
 
 def _tooltip_of(lines: list[str], shown: int) -> str:

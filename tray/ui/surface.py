@@ -36,7 +36,7 @@ from typing import Callable
 log = logging.getLogger(__name__)
 
 GTK_BACKENDS = ("appindicator", "gtk")
-ORDER = ("icon", "title", "menu", "labels", "visible")  # the order a flush applies them in
+ORDER = ("icon", "title", "label", "menu", "labels", "visible")  # the order a flush applies them in
 
 
 class Surface:
@@ -115,6 +115,8 @@ class Surface:
             try:
                 if key == "labels":
                     self._relabel(*value)
+                elif key == "label":
+                    _set_label(icon, value)
                 else:
                     setattr(icon, key, value)  # pystray's own setter: icon, title, menu, visible
             except Exception:  # one failed change must not stop the others, nor the loop
@@ -213,6 +215,18 @@ class _WindowThread:
         while self._calls and not self._showing:
             self._calls.popleft()()
         return 0
+
+
+def _set_label(icon, text: str) -> None:
+    """The text beside the icon, where the backend has one: AppIndicator's label, the macOS status item's
+    title. XEmbed trays and Windows have none (the tooltip and menu say the same)."""
+    indicator = getattr(icon, "_appindicator", None)
+    if indicator is not None:
+        indicator.set_label(text, "59m")  # the guide: the widest it gets, so the panel keeps its width
+        return
+    item = getattr(icon, "_status_item", None)
+    if item is not None:
+        item.button().setTitle_(text)
 
 
 def _relabel_gtk(icon, labels: tuple[str, ...]) -> bool:
