@@ -193,7 +193,7 @@ def drained(app) -> None:
 
 @pytest.mark.pygobject
 def test_every_change_of_the_icon_arrives_on_the_thread_that_runs_it(tray_on_fake_icon, home):
-    from tray.core.engine.state import ERROR, VALID
+    from tray.core.engine.state import VALID
     from tray.ui.menu import status_text, tooltip
 
     app, engine, clock, sim = tray_on_fake_icon
@@ -226,10 +226,10 @@ def test_every_change_of_the_icon_arrives_on_the_thread_that_runs_it(tray_on_fak
     # a fault: Identity Center unreachable while the accounts are listed again; then it is back
     sim.stop()
     step(lambda: engine.refresh_accounts("dev"), lambda: engine.toggle_favourite("dev-read"))
-    wait_for(lambda: engine.state.sessions[0].state == ERROR, 30, 0.05, "the fault shown")
+    wait_for(lambda: engine.state.sessions[0].failing, 30, 0.05, "the fault shown")
     sim.start()
     step(lambda: engine.refresh_accounts("dev"), engine.scheduler.run_due)
-    wait_for(lambda: engine.state.sessions[0].state == VALID, 30, 0.05, "recovered")
+    wait_for(lambda: engine.state.sessions[0].state == VALID and not engine.state.sessions[0].failing, 30, 0.05, "recovered")
     # renewal: the clock near the token's expiry, the timer and the file watcher on their own threads
     before = token(home)["accessToken"]
     clock.set(engine.state.sessions[0].expires_at - timedelta(minutes=20))
