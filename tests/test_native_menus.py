@@ -182,8 +182,8 @@ def test_windows_the_minute_relabels_in_place_and_a_click_rebuilds_nothing(windo
     tray.drained()
     assert tray.icon._menu_handle[0] == hmenu and windows.menus_created == made
     assert windows.texts(hmenu)[0].startswith("dev — 5h 11m left")
-    tray.right_click(lambda windows, hmenu, owner: windows.item(hmenu, "Sign in again").id)
-    assert tray.actions.calls == [("sign_in", ("dev",), {})]
+    tray.right_click(lambda windows, hmenu, owner: windows.item(hmenu, "Sign out").id)
+    assert tray.actions.calls == [("sign_out", ("dev",), {})]
     assert tray.icon._menu_handle[0] == hmenu and windows.menus_created == made
 
 
@@ -329,8 +329,8 @@ def test_macos_the_minute_relabels_in_place_and_a_click_rebuilds_nothing(mac_tra
     tray.on_main_thread_drained()
     assert tray.top() is top and tray.standin.NSMenu.made == made
     assert tray.mac.titles(top)[0].startswith("dev — 5h 11m left")
-    tray.on_main_thread(lambda: tray.mac.click(tray.mac.item(tray.mac.open_menu(), "Sign in again")))
-    assert tray.actions.calls == [("sign_in", ("dev",), {})]
+    tray.on_main_thread(lambda: tray.mac.click(tray.mac.item(tray.mac.open_menu(), "Sign out")))
+    assert tray.actions.calls == [("sign_out", ("dev",), {})]
     assert tray.top() is top and tray.standin.NSMenu.made == made
 
 
