@@ -393,6 +393,11 @@ def test_copy_export_lines_puts_them_on_the_clipboard(desktop, start_tray, sso_e
     for node in (c for _d, c in layout.walk()):
         assert lines["AWS_SECRET_ACCESS_KEY"] not in node.label and lines["AWS_SESSION_TOKEN"] not in node.label
     assert any(c.label.endswith(f"— {account.name} / {account.roles[0]}") for c in layout.children), layout.dump()
+    # and said at the moment: a quiet notification naming the account and role, never the secret
+    toast = wait_for(lambda: [e for e in received(desktop) if e["summary"] == "sso-tray"], 10, 0.2, "the toast")
+    assert len(toast) == 1 and toast[0]["urgency"] == "LOW", toast
+    assert toast[0]["body"] == f"Copied {account.name} / {account.roles[0]} (bash) — clipboard clears in 90 s"
+    assert lines["AWS_SECRET_ACCESS_KEY"] not in json.dumps(toast)
     no_traceback(tray)
 
 
