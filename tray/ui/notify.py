@@ -194,6 +194,8 @@ class PystrayNotifier:
         self._on_ui_thread(show)
 
     def close(self, tag: str) -> None:
+        with self._lock:
+            self._on_click = None  # the balloon is gone: nothing left to click
         self._on_ui_thread(self._remove)
 
     def _remove(self) -> None:
